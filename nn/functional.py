@@ -1,0 +1,273 @@
+"""Differentiable layers as functions, named as in ``torch.nn.functional``.
+
+All images are (N, C, H, W). Each op is a Function (forward on arrays, backward from the
+output gradient) or a composition of Tensor operations, whose gradient then comes for free.
+"""
+from .backend import get_array_module
+from .convolution import (pair, output_size, conv2d_array, conv_transpose2d_array,
+                          conv2d_weight_grad)
+from .tensor import Function, Tensor
+
+__all__ = ["conv2d", "conv_transpose2d", "instance_norm", "pad", "relu", "leaky_relu",
+           "tanh", "sigmoid", "mse_loss", "l1_loss"]
+
+
+def _check_image(x, name, channels=None):
+    if x.ndim != 4:
+        raise ValueError(f"{name} expects an input of shape (N, C, H, W), got {tuple(x.shape)}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{name}: the input has {x.shape[1]} channels but the weight expects "
+                         f"{channels}; input shape {tuple(x.shape)}")
+
+
+# --- convolution ---------------------------------------------------------------------------
+
+class Conv2d(Function):
+    def __init__(self, stride, padding):
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        y = conv2d_array(x, weight, self.stride, self.padding)
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, g):
+        x, w, (sh, sw), (ph, pw) = self.x, self.weight, self.stride, self.padding
+        kh, kw = w.shape[2:]
+        oh, ow = g.shape[2:]
+        # conv2d drops the rows that do not fill a whole stride; output_padding restores them.
+        extra = (x.shape[2] - ((oh - 1) * sh - 2 * ph + kh),
+                 x.shape[3] - ((ow - 1) * sw - 2 * pw + kw))
+        gx = conv_transpose2d_array(g, w, self.stride, self.padding, extra)
+        gw = conv2d_weight_grad(x, g, (kh, kw), self.stride, self.padding)
+        return gx, gw, g.sum(axis=(0, 2, 3))
+
+
+class ConvTranspose2d(Function):
+    def __init__(self, stride, padding, output_padding):
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        y = conv_transpose2d_array(x, weight, self.stride, self.padding, self.output_padding)
+        if bias is not None:
+            y = y + bias.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, g):
+        x, w = self.x, self.weight
+        gx = conv2d_array(g, w, self.stride, self.padding)
+        # The same contraction as conv2d's weight gradient with the two tensors exchanged:
+        # gw[c, o, i, j] = sum x[n, c, y, z] * gpad[n, o, y*S + i, z*S + j].
+        gw = conv2d_weight_grad(g, x, w.shape[2:], self.stride, self.padding)
+        return gx, gw, g.sum(axis=(0, 2, 3))
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
+
+    x: (N, C_in, H, W), weight: (C_out, C_in, KH, KW), bias: (C_out,) or None
+    -> (N, C_out, OH, OW), OH = floor((H + 2*padding - KH) / stride) + 1.
+    y[n, o, y, z] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xpad[n, c, y*stride + i, z*stride + j]
+    """
+    stride, padding = pair(stride), pair(padding)
+    _check_image(x, "conv2d", weight.shape[1])
+    for axis, (size, k, s, p) in enumerate(zip(x.shape[2:], weight.shape[2:], stride, padding)):
+        if s < 1 or p < 0:
+            raise ValueError(f"conv2d needs stride >= 1 and padding >= 0, got {stride}, {padding}")
+        if output_size(size, k, s, p) < 1:
+            raise ValueError(f"conv2d: input {tuple(x.shape)} padded by {padding} is smaller than "
+                             f"the kernel {tuple(weight.shape[2:])}")
+    fn = Conv2d(stride, padding)
+    return fn(x, weight) if bias is None else fn(x, weight, bias)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """Transposed convolution (the adjoint of conv2d), as ``torch.nn.functional.conv_transpose2d``.
+
+    x: (N, C_in, H, W), weight: (C_in, C_out, KH, KW), bias: (C_out,) or None
+    -> (N, C_out, OH, OW), OH = (H - 1)*stride - 2*padding + KH + output_padding.
+    """
+    stride, padding, output_padding = pair(stride), pair(padding), pair(output_padding)
+    _check_image(x, "conv_transpose2d", weight.shape[0])
+    for s, p, op in zip(stride, padding, output_padding):
+        if s < 1 or p < 0 or not 0 <= op < s:
+            raise ValueError(f"conv_transpose2d needs stride >= 1, padding >= 0 and "
+                             f"0 <= output_padding < stride; got {stride}, {padding}, {output_padding}")
+    for size, k, s, p, op in zip(x.shape[2:], weight.shape[2:], stride, padding, output_padding):
+        if (size - 1) * s - 2 * p + k + op < 1:
+            raise ValueError(f"conv_transpose2d: padding {padding} crops the whole output")
+    fn = ConvTranspose2d(stride, padding, output_padding)
+    return fn(x, weight) if bias is None else fn(x, weight, bias)
+
+
+# --- normalization and padding -------------------------------------------------------------
+
+class InstanceNormalize(Function):
+    """(x - mean) / sqrt(var + eps) per sample and channel, over H and W (biased variance).
+
+    Backward, with xhat the output and s = sqrt(var + eps), averages over H, W:
+        dx = (g - mean(g) - xhat * mean(g * xhat)) / s
+    """
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        mean = x.mean(axis=(2, 3), keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=(2, 3), keepdims=True)
+        self.inv_std = 1.0 / xp.sqrt(var + self.eps)
+        self.xhat = centered * self.inv_std
+        return self.xhat
+
+    def backward(self, g):
+        xhat = self.xhat
+        mean_g = g.mean(axis=(2, 3), keepdims=True)
+        mean_gx = (g * xhat).mean(axis=(2, 3), keepdims=True)
+        return (g - mean_g - xhat * mean_gx) * self.inv_std
+
+
+def instance_norm(x, weight=None, bias=None, eps=1e-5):
+    """Instance normalization, as ``torch.nn.functional.instance_norm`` without running stats.
+
+    x: (N, C, H, W); weight, bias: (C,) or None -> (N, C, H, W)
+    y = (x - mean_{H,W}(x)) / sqrt(var_{H,W}(x) + eps) * weight + bias
+    """
+    _check_image(x, "instance_norm")
+    y = InstanceNormalize(eps)(x)
+    channels = (1, x.shape[1], 1, 1)
+    if weight is not None:
+        y = y * weight.reshape(channels)
+    if bias is not None:
+        y = y + bias.reshape(channels)
+    return y
+
+
+class Pad(Function):
+    """Pad the last two axes by (left, right, top, bottom): zeros, or a mirror image that
+    does not repeat the edge pixel ("reflect": ``[a b c d]`` padded by 2 is ``c b a b c d c b``).
+    """
+
+    def __init__(self, pads, mode):
+        self.pads, self.mode = pads, mode
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        left, right, top, bottom = self.pads
+        n, c, h, w = x.shape
+        out = xp.zeros((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
+        out[:, :, top:top + h, left:left + w] = x
+        if self.mode == "reflect":
+            # Columns first (from x), then whole rows of out, which fills the corners too.
+            # Padded column left-1-k mirrors column left+1+k about the edge column.
+            rows = slice(top, top + h)
+            out[:, :, rows, :left] = x[:, :, :, 1:left + 1][..., ::-1]
+            out[:, :, rows, left + w:] = x[:, :, :, w - 1 - right:w - 1][..., ::-1]
+            out[:, :, :top] = out[:, :, top + 1:2 * top + 1][:, :, ::-1]
+            out[:, :, top + h:] = out[:, :, top + h - 1 - bottom:top + h - 1][:, :, ::-1]
+        return out
+
+    def backward(self, g):
+        left, right, top, bottom = self.pads
+        h, w = g.shape[2] - top - bottom, g.shape[3] - left - right
+        if self.mode == "reflect":
+            # Undo forward in reverse order: each mirrored border adds its gradient back onto
+            # the pixels it copied; rows first (they were filled last), then columns.
+            g = g.copy()
+            g[:, :, top + 1:2 * top + 1] += g[:, :, :top][:, :, ::-1]
+            g[:, :, top + h - 1 - bottom:top + h - 1] += g[:, :, top + h:][:, :, ::-1]
+            g[..., left + 1:2 * left + 1] += g[..., :left][..., ::-1]
+            g[..., left + w - 1 - right:left + w - 1] += g[..., left + w:][..., ::-1]
+        return g[:, :, top:top + h, left:left + w]
+
+
+def pad(x, pads, mode="constant"):
+    """Pad an image, as ``torch.nn.functional.pad`` for (N, C, H, W) inputs.
+
+    pads: (left, right, top, bottom); mode: "constant" (zeros) or "reflect" (each pad must be
+    smaller than that side of the image). (N, C, H, W) -> (N, C, H + top + bottom, W + left + right)
+    """
+    _check_image(x, "pad")
+    if len(pads) != 4 or any(int(p) != p or p < 0 for p in pads):
+        raise ValueError(f"pad takes four non-negative ints (left, right, top, bottom), got {pads!r}")
+    if mode not in ("constant", "reflect"):
+        raise ValueError(f"pad mode must be 'constant' or 'reflect', got {mode!r}")
+    left, right, top, bottom = (int(p) for p in pads)
+    h, w = x.shape[2:]
+    if mode == "reflect" and (max(left, right) >= w or max(top, bottom) >= h):
+        raise ValueError(f"reflect padding {tuple(pads)} needs each pad smaller than the image "
+                         f"side it mirrors; the image is {h}x{w}")
+    return Pad((left, right, top, bottom), mode)(x)
+
+
+# --- activations ---------------------------------------------------------------------------
+
+class LeakyReLU(Function):
+    """y = x for x > 0, slope * x otherwise (slope 0 is ReLU)."""
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.positive = x > 0
+        return xp.where(self.positive, x, x * self.slope) if self.slope else xp.maximum(x, 0)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        return xp.where(self.positive, g, g * self.slope)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.y = get_array_module(x).tanh(x)
+        return self.y
+
+    def backward(self, g):
+        return g * (1 - self.y * self.y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # 1 / (1 + exp(-x)) written through tanh, which cannot overflow.
+        self.y = 0.5 * (get_array_module(x).tanh(0.5 * x) + 1)
+        return self.y
+
+    def backward(self, g):
+        return g * self.y * (1 - self.y)
+
+
+def relu(x):
+    """max(x, 0), elementwise."""
+    return LeakyReLU(0.0)(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x for x > 0, negative_slope * x otherwise."""
+    return LeakyReLU(negative_slope)(x)
+
+
+def tanh(x):
+    return Tanh()(x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x))."""
+    return Sigmoid()(x)
+
+
+# --- losses --------------------------------------------------------------------------------
+
+def mse_loss(input, target):
+    """mean((input - target)^2); target may be a Tensor of the same shape or a number."""
+    diff = input - target
+    return (diff * diff).mean()
+
+
+def l1_loss(input, target):
+    """mean(|input - target|)."""
+    return (input - target).abs().mean()

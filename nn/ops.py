@@ -1,0 +1,244 @@
+"""Elementary differentiable operations, and the Tensor operators built on them.
+
+Each backward returns gradients of the broadcast shape; ``Tensor.backward`` sums them back
+to each input's shape (see ``_sum_to_shape``).
+"""
+from .backend import get_array_module
+from .tensor import Function, Tensor
+
+__all__ = ["add", "sub", "mul", "div", "neg", "power", "matmul", "exp", "log", "abs",
+           "sum", "mean", "reshape", "transpose", "getitem"]
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        return g * self.b, g * self.a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g):
+        gb = -g * self.a / (self.b * self.b)
+        return g / self.b, gb
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Power(Function):
+    """a ** p for a constant exponent p: d/da = p * a ** (p - 1)."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, a):
+        self.a = a
+        return a ** self.p
+
+    def backward(self, g):
+        return g * self.p * self.a ** (self.p - 1)
+
+
+class MatMul(Function):
+    """a (..., n, k) @ b (..., k, m) -> (..., n, m); grads g @ b^T and a^T @ g."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        # A vector is a one-row matrix on the left and a one-column matrix on the right.
+        a = self.a[None, :] if self.a.ndim == 1 else self.a
+        b = self.b[:, None] if self.b.ndim == 1 else self.b
+        if self.a.ndim == 1:
+            g = g[..., None, :]
+        if self.b.ndim == 1:
+            g = g[..., None]
+        ga = g @ b.swapaxes(-1, -2)
+        gb = a.swapaxes(-1, -2) @ g
+        ga = ga[..., 0, :] if self.a.ndim == 1 else ga
+        gb = gb[..., 0] if self.b.ndim == 1 else gb
+        return ga, gb  # batch axes that broadcasting added are summed by Tensor.backward
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.y = get_array_module(a).exp(a)
+        return self.y
+
+    def backward(self, g):
+        return g * self.y
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return get_array_module(a).log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Abs(Function):
+    """|a|; the gradient sign(a) is 0 at the kink a = 0."""
+
+    def forward(self, a):
+        self.sign = get_array_module(a).sign(a)
+        return get_array_module(a).abs(a)
+
+    def backward(self, g):
+        return g * self.sign
+
+
+class Sum(Function):
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, a):
+        self.shape = a.shape
+        return a.sum(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        if not self.keepdims and self.axis is not None:
+            axes = (self.axis,) if isinstance(self.axis, int) else self.axis
+            g = xp.expand_dims(g, tuple(ax % len(self.shape) for ax in axes))
+        return xp.broadcast_to(g, self.shape)
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        return a.reshape(self.shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Transpose(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, a):
+        self.axes = self.axes or tuple(reversed(range(a.ndim)))
+        return a.transpose(self.axes)
+
+    def backward(self, g):
+        inverse = [0] * len(self.axes)
+        for i, ax in enumerate(self.axes):
+            inverse[ax] = i
+        return g.transpose(inverse)
+
+
+class GetItem(Function):
+    """a[index]; the gradient is scattered back into zeros of a's shape."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, a):
+        self.shape = a.shape
+        return a[self.index]
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        out[self.index] = g  # basic indexing and slices: each element at most once
+        return out
+
+
+def add(a, b): return Add()(a, b)
+def sub(a, b): return Sub()(a, b)
+def mul(a, b): return Mul()(a, b)
+def div(a, b): return Div()(a, b)
+def neg(a): return Neg()(a)
+def power(a, p): return Power(p)(a)
+def matmul(a, b): return MatMul()(a, b)
+def exp(a): return Exp()(a)
+def log(a): return Log()(a)
+def abs(a): return Abs()(a)  # noqa: A001 (the name PyTorch uses)
+def sum(a, axis=None, keepdims=False): return Sum(axis, keepdims)(a)  # noqa: A001
+
+
+def mean(a, axis=None, keepdims=False):
+    """Sum divided by the number of elements summed."""
+    shape = a.shape
+    axes = range(len(shape)) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+    count = 1
+    for ax in axes:
+        count *= shape[ax]
+    return Sum(axis, keepdims)(a) * (1.0 / count)
+
+
+def reshape(a, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape(shape)(a)
+
+
+def transpose(a, *axes):
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return Transpose(axes or None)(a)
+
+
+def getitem(a, index):
+    return GetItem(index)(a)
+
+
+def _swap(fn):
+    return lambda self, other: fn(other, self)
+
+
+Tensor.__add__ = add
+Tensor.__radd__ = _swap(add)
+Tensor.__sub__ = sub
+Tensor.__rsub__ = _swap(sub)
+Tensor.__mul__ = mul
+Tensor.__rmul__ = _swap(mul)
+Tensor.__truediv__ = div
+Tensor.__rtruediv__ = _swap(div)
+Tensor.__neg__ = neg
+Tensor.__pow__ = power
+Tensor.__matmul__ = matmul
+Tensor.__rmatmul__ = _swap(matmul)
+Tensor.__getitem__ = getitem
+Tensor.exp = exp
+Tensor.log = log
+Tensor.abs = abs
+Tensor.sum = sum
+Tensor.mean = mean
+Tensor.reshape = reshape
+Tensor.transpose = transpose
+Tensor.T = property(lambda self: transpose(self))

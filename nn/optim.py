@@ -1,0 +1,134 @@
+"""Optimizers that update parameters in place, and a per-epoch learning-rate schedule.
+
+State is kept per parameter in the order the parameters were given (never keyed by
+``id``), so ``state_dict`` and ``load_state_dict`` line up across runs.
+"""
+from .backend import get_array_module, to_device
+
+__all__ = ["SGD", "Adam", "LambdaLR"]
+
+
+class Optimizer:
+    def __init__(self, params, lr):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("the optimizer got no parameters")
+        if not lr > 0:
+            raise ValueError(f"learning rate must be > 0, got {lr}")
+        self.lr = lr
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def _state_arrays(self):
+        """Names of the per-parameter state lists, e.g. ("m", "v")."""
+        return ()
+
+    def state_dict(self):
+        """{name: array} of everything needed to continue: hyperparameters and moments."""
+        state = {"lr": self.lr}
+        for key in self._state_arrays():
+            for i, arr in enumerate(getattr(self, key)):
+                state[f"{key}.{i}"] = arr
+        return state
+
+    def load_state_dict(self, state):
+        self.lr = float(state["lr"])
+        for key in self._state_arrays():
+            arrays = getattr(self, key)
+            for i, p in enumerate(self.params):
+                value = state.get(f"{key}.{i}")
+                if value is None:
+                    raise KeyError(f"optimizer state lacks {key}.{i}")
+                if tuple(value.shape) != tuple(p.shape):
+                    raise ValueError(f"optimizer state {key}.{i} has shape {tuple(value.shape)}, "
+                                     f"parameter {i} has {tuple(p.shape)}")
+                arrays[i] = to_device(value, get_array_module(p.data)).astype(p.dtype)
+
+
+class SGD(Optimizer):
+    """p -= lr * v, with v = momentum * v + grad (v = grad when momentum is 0)."""
+
+    def __init__(self, params, lr, momentum=0.0):
+        super().__init__(params, lr)
+        self.momentum = momentum
+        self.velocity = [None] * len(self.params)
+
+    def step(self):
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad
+            if self.momentum:
+                v = self.velocity[i]
+                self.velocity[i] = g.copy() if v is None else v * self.momentum + g
+                g = self.velocity[i]
+            p.data -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba 2015) with bias correction, as ``torch.optim.Adam``:
+
+        m = b1*m + (1 - b1)*g          v = b2*v + (1 - b2)*g^2
+        p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr)
+        self.betas, self.eps = tuple(betas), eps
+        self.t = 0
+        self.m = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
+        self.v = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
+
+    def _state_arrays(self):
+        return ("m", "v")
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["t"] = self.t
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.t = int(state["t"])
+
+    def step(self):
+        b1, b2 = self.betas
+        self.t += 1
+        step_size = self.lr / (1 - b1 ** self.t)
+        sqrt_correction = (1 - b2 ** self.t) ** 0.5
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            g = p.grad
+            xp = get_array_module(g)
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            denom = xp.sqrt(v)
+            denom /= sqrt_correction
+            denom += self.eps
+            p.data -= step_size * (m / denom)
+
+
+class LambdaLR:
+    """Set ``optimizer.lr = base_lr * lr_lambda(epoch)`` at every ``step()`` (once per epoch)."""
+
+    def __init__(self, optimizer, lr_lambda):
+        self.optimizer, self.lr_lambda = optimizer, lr_lambda
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+        optimizer.lr = self.base_lr * lr_lambda(0)
+
+    def step(self):
+        self.epoch += 1
+        self.optimizer.lr = self.base_lr * self.lr_lambda(self.epoch)
+
+    def state_dict(self):
+        return {"base_lr": self.base_lr, "epoch": self.epoch}
+
+    def load_state_dict(self, state):
+        self.base_lr, self.epoch = float(state["base_lr"]), int(state["epoch"])
+        self.optimizer.lr = self.base_lr * self.lr_lambda(self.epoch)
