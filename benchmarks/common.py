@@ -1,0 +1,80 @@
+"""Shared pieces of the benchmarks: timing, the machine's matmul rate, the optional PyTorch.
+
+Every figure is a median over repeats, so one slow run (a page fault, another process)
+does not move it. PyTorch is imported only when it is installed; it is never needed.
+"""
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as `python benchmarks/bench_conv.py` from anywhere
+    sys.path.insert(0, ROOT)
+
+
+def threads():
+    """The thread count BLAS uses: OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else every core."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return os.cpu_count()
+
+
+def load_torch(num_threads):
+    """torch with ``num_threads`` intra-op threads, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(num_threads)
+    return torch
+
+
+def seconds(fn):
+    """Wall time of one call of ``fn``."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_times(fns, repeats, warmup=1):
+    """Median seconds of each function in ``fns``, run interleaved: one run of each in turn,
+    so that a change in the machine's speed (turbo, a neighbour) touches all of them alike."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for t, fn in zip(times, fns):
+            t.append(seconds(fn))
+    return [statistics.median(t) for t in times]
+
+
+def matmul_rate(n=2048, repeats=5):
+    """GFLOP/s of a float32 (n, n) @ (n, n) product on this machine (2 n^3 flops), median."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    (t,) = median_times([lambda: np.matmul(a, b, out=out)], repeats)
+    return 2 * n ** 3 / t / 1e9
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def machine_line():
+    return (f"{cpu_model()}, {threads()} threads, "
+            f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+            f"numpy {np.__version__}")
