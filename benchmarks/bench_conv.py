@@ -1,6 +1,6 @@
 """Forward + backward of single convolution layers, against the machine's matmul rate.
 
-    python benchmarks/bench_conv.py [--repeats 7]
+    python benchmarks/bench_conv.py [--rounds 5] [--fresh-pages]
 
 For each layer: median milliseconds of forward and backward through nn's autograd (input
 and weight both require grad), the GFLOP/s that makes (forward, input gradient and weight
@@ -16,6 +16,7 @@ from common import load_torch, machine_line, matmul_rate, median_times, threads
 
 import nn
 import nn.functional as F
+from nn.memory import keep_freed_memory
 
 # (name, kind, input shape, weight shape, stride, padding, output_padding)
 LAYERS = [
@@ -76,8 +77,12 @@ def theirs(torch, kind, x_shape, w_shape, stride, padding, output_padding, rng):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of 3 runs")
+    parser.add_argument("--fresh-pages", action="store_true",
+                        help="leave malloc's defaults (see nn/memory.py): slower on most VMs")
     args = parser.parse_args()
+    if not args.fresh_pages:
+        keep_freed_memory()
 
     torch = load_torch(threads())
     rate = matmul_rate()
@@ -90,7 +95,7 @@ def main():
         fns = [ours(kind, xs, ws, s, p, op, rng)]
         if torch:
             fns.append(theirs(torch, kind, xs, ws, s, p, op, rng))
-        times = median_times(fns, args.repeats)
+        times = median_times(fns, args.rounds)
         gflops = layer_flops(kind, xs, ws, s, p) / times[0] / 1e9
         line = f"{name:34s} {times[0] * 1e3:8.2f} {gflops:8.1f} {gflops / rate:6.0%}"
         if torch:

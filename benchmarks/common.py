@@ -40,16 +40,22 @@ def seconds(fn):
     return time.perf_counter() - start
 
 
-def median_times(fns, repeats, warmup=1):
-    """Median seconds of each function in ``fns``, run interleaved: one run of each in turn,
-    so that a change in the machine's speed (turbo, a neighbour) touches all of them alike."""
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
+def median_times(fns, rounds, per_round=3, settle=0.05):
+    """Median seconds of each function in ``fns``, run interleaved in rounds.
+
+    Each round runs every function in turn: one untimed warm-up call, then ``per_round``
+    timed calls; the median is over all timed calls. Interleaving makes a change in the
+    machine's speed (a neighbour, turbo) touch every function alike. Before each function's
+    turn the process sleeps ``settle`` seconds: the thread pools of BLAS and of PyTorch's
+    OpenMP spin for a while after their last parallel region, and a pool still spinning
+    steals a core from the other framework (measured: 2x on a 2-core machine).
+    """
     times = [[] for _ in fns]
-    for _ in range(repeats):
+    for _ in range(rounds):
         for t, fn in zip(times, fns):
-            t.append(seconds(fn))
+            time.sleep(settle)
+            fn()
+            t.extend(seconds(fn) for _ in range(per_round))
     return [statistics.median(t) for t in times]
 
 
@@ -59,7 +65,7 @@ def matmul_rate(n=2048, repeats=5):
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     out = np.empty((n, n), dtype=np.float32)
-    (t,) = median_times([lambda: np.matmul(a, b, out=out)], repeats)
+    (t,) = median_times([lambda: np.matmul(a, b, out=out)], 1, repeats)
     return 2 * n ** 3 / t / 1e9
 
 

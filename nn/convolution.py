@@ -76,19 +76,60 @@ def col2im(cols, h, w, stride):
     return out
 
 
+def _columns(x, kh, kw, stride, padding, oh=None, ow=None):
+    """The im2col matrix in the layout one matmul wants: x (N, C, H, W) -> (C*KH*KW, N*OH*OW).
+
+    Row (c, i, j), column (n, y, z) holds xpad[n, c, y*SH + i, z*SW + j]. Putting the batch
+    in the columns makes a whole batch one large matmul instead of N small ones; copying
+    the strided view into this order is the only copy of the input. ``oh``, ``ow`` drop
+    trailing outputs (a weight gradient uses only as many as the output gradient has).
+    """
+    xp = get_array_module(x)
+    view = im2col(pad_zeros(x, *padding), kh, kw, stride)[..., :oh, :ow]
+    n, c, _, _, oh, ow = view.shape
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    cols[...] = view.transpose(1, 2, 3, 0, 4, 5)
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
+def _channels_first(y, n, oh, ow):
+    """(C, N*OH*OW) -> (N, C, OH, OW); free for one image, one copy of the output otherwise."""
+    y = y.reshape(y.shape[0], n, oh, ow)
+    if n == 1:
+        return y.reshape(1, y.shape[0], oh, ow)
+    xp = get_array_module(y)
+    return xp.ascontiguousarray(y.transpose(1, 0, 2, 3))
+
+
+def _channels_outer(x):
+    """(N, C, H, W) -> (C, N*H*W), the matrix whose rows are channels (a copy unless N = 1)."""
+    n, c, h, w = x.shape
+    if n == 1:
+        return x.reshape(c, h * w)
+    return x.transpose(1, 0, 2, 3).reshape(c, n * h * w)
+
+
 def conv2d_array(x, weight, stride, padding):
     """y[n, o] = sum over c, i, j of weight[o, c, i, j] * xpad[n, c, y*SH + i, z*SW + j].
 
     x: (N, C_in, H, W), weight: (C_out, C_in, KH, KW) -> (N, C_out, OH, OW)
     with OH = floor((H + 2*PH - KH) / SH) + 1, and likewise OW.
+    One matmul for the whole batch: (C_out, C_in*KH*KW) @ (C_in*KH*KW, N*OH*OW).
     """
     c_out, c_in, kh, kw = weight.shape
-    n = x.shape[0]
-    cols = im2col(pad_zeros(x, *padding), kh, kw, stride)
-    oh, ow = cols.shape[-2:]
-    cols = cols.reshape(n, c_in * kh * kw, oh * ow)      # the one copy of the input
-    y = weight.reshape(c_out, c_in * kh * kw) @ cols     # (N, C_out, OH*OW)
-    return y.reshape(n, c_out, oh, ow)
+    n, _, h, w = x.shape
+    oh, ow = output_size(h, kh, stride[0], padding[0]), output_size(w, kw, stride[1], padding[1])
+    y = weight.reshape(c_out, c_in * kh * kw) @ _columns(x, kh, kw, stride, padding)
+    return _channels_first(y, n, oh, ow)
+
+
+def _overlap(i, s, p, size_in, size_out):
+    """For kernel offset i along one axis of a transposed convolution: input index y lands
+    on output index y*s + i - p. Returns (first y, count, first output index) of the inputs
+    that land inside [0, size_out); count <= 0 when none does."""
+    first = max(0, -((i - p) // s))          # ceil((p - i) / s), at least 0
+    last = min(size_in - 1, (size_out - 1 - i + p) // s)
+    return first, last - first + 1, first * s + i - p
 
 
 def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
@@ -97,16 +138,33 @@ def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
     x: (N, C_in, H, W), weight: (C_in, C_out, KH, KW) -> (N, C_out, OH, OW) with
     OH = (H - 1)*SH - 2*PH + KH + OPH. The full, uncropped result has (H - 1)*SH + KH rows;
     padding crops PH from each side and output_padding adds OPH rows at the bottom.
+
+    One matmul makes all the columns, (C_out*KH*KW, C_in) @ (C_in, N*H*W), with the weight
+    read transposed in place (copying it into another order costs as much as the matmul).
+    Each kernel offset's block cols[:, i, j] then holds whole contiguous (H, W) planes, and
+    is added, as one strided slice, straight into the cropped output: the parts that padding
+    crops are never added, nor copied.
     """
+    xp = get_array_module(x)
     c_in, c_out, kh, kw = weight.shape
     n, _, h, w = x.shape
     (sh, sw), (ph, pw), (oph, opw) = stride, padding, output_padding
-    cols = weight.reshape(c_in, c_out * kh * kw).T @ x.reshape(n, c_in, h * w)
-    cols = cols.reshape(n, c_out, kh, kw, h, w)
-    full = col2im(cols, (h - 1) * sh + kh + oph, (w - 1) * sw + kw + opw, (sh, sw))
     oh = (h - 1) * sh - 2 * ph + kh + oph
     ow = (w - 1) * sw - 2 * pw + kw + opw
-    return full[:, :, ph:ph + oh, pw:pw + ow]
+    w_rows = weight.reshape(c_in, c_out * kh * kw).T
+    cols = (w_rows @ _channels_outer(x)).reshape(c_out, kh, kw, n, h, w)
+    out = xp.zeros((n, c_out, oh, ow), dtype=cols.dtype)
+    for i in range(kh):
+        y0, ny, o0 = _overlap(i, sh, ph, h, oh)
+        if ny <= 0:
+            continue
+        for j in range(kw):
+            z0, nz, q0 = _overlap(j, sw, pw, w, ow)
+            if nz <= 0:
+                continue
+            block = cols[:, i, j, :, y0:y0 + ny, z0:z0 + nz].transpose(1, 0, 2, 3)
+            out[:, :, o0:o0 + sh * (ny - 1) + 1:sh, q0:q0 + sw * (nz - 1) + 1:sw] += block
+    return out
 
 
 def conv2d_weight_grad(x, grad_out, kernel_size, stride, padding):
@@ -114,13 +172,13 @@ def conv2d_weight_grad(x, grad_out, kernel_size, stride, padding):
     grad_out[n, o, y, z] * xpad[n, c, y*SH + i, z*SW + j].
 
     x: (N, C_in, H, W), grad_out: (N, C_out, OH, OW) -> (C_out, C_in, KH, KW).
+    One matmul, (C_out, N*OH*OW) @ (N*OH*OW, C_in*KH*KW), sums over the batch as it goes.
     With the roles of the two tensors exchanged it is also the weight gradient of
     conv_transpose2d (see ``ConvTranspose2d.backward``).
     """
     kh, kw = kernel_size
     n, c_out, oh, ow = grad_out.shape
     c_in = x.shape[1]
-    cols = im2col(pad_zeros(x, *padding), kh, kw, stride)[..., :oh, :ow]
-    cols = cols.reshape(n, c_in * kh * kw, oh * ow)
-    gw = grad_out.reshape(n, c_out, oh * ow) @ cols.swapaxes(1, 2)  # (N, C_out, C_in*KH*KW)
-    return gw.sum(axis=0).reshape(c_out, c_in, kh, kw)
+    cols = _columns(x, kh, kw, stride, padding, oh, ow)        # (C_in*KH*KW, N*OH*OW)
+    gw = _channels_outer(grad_out) @ cols.T                     # (C_out, C_in*KH*KW)
+    return gw.reshape(c_out, c_in, kh, kw)

@@ -27,7 +27,10 @@ class Conv2d(Function):
         self.stride, self.padding = stride, padding
 
     def forward(self, x, weight, bias=None):
-        self.x, self.weight = x, weight
+        # Keep only what backward will read: x for the weight gradient, the weight for x's.
+        self.x = x if self.needs_input_grad[1] else None
+        self.weight = weight if self.needs_input_grad[0] else None
+        self.shapes = x.shape, weight.shape
         y = conv2d_array(x, weight, self.stride, self.padding)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
@@ -35,14 +38,19 @@ class Conv2d(Function):
 
     def backward(self, g):
         x, w, (sh, sw), (ph, pw) = self.x, self.weight, self.stride, self.padding
-        kh, kw = w.shape[2:]
+        (_, _, h, wd), (_, _, kh, kw) = self.shapes
         oh, ow = g.shape[2:]
-        # conv2d drops the rows that do not fill a whole stride; output_padding restores them.
-        extra = (x.shape[2] - ((oh - 1) * sh - 2 * ph + kh),
-                 x.shape[3] - ((ow - 1) * sw - 2 * pw + kw))
-        gx = conv_transpose2d_array(g, w, self.stride, self.padding, extra)
-        gw = conv2d_weight_grad(x, g, (kh, kw), self.stride, self.padding)
-        return gx, gw, g.sum(axis=(0, 2, 3))
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            # conv2d drops the rows that do not fill a whole stride; output_padding restores them.
+            extra = (h - ((oh - 1) * sh - 2 * ph + kh), wd - ((ow - 1) * sw - 2 * pw + kw))
+            gx = conv_transpose2d_array(g, w, self.stride, self.padding, extra)
+        if needs[1]:
+            gw = conv2d_weight_grad(x, g, (kh, kw), self.stride, self.padding)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
 
 
 class ConvTranspose2d(Function):
@@ -50,19 +58,27 @@ class ConvTranspose2d(Function):
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
 
     def forward(self, x, weight, bias=None):
-        self.x, self.weight = x, weight
+        self.x = x if self.needs_input_grad[1] else None  # as in Conv2d: only what is used
+        self.weight = weight if self.needs_input_grad[0] else None
+        self.kernel_size = weight.shape[2:]
         y = conv_transpose2d_array(x, weight, self.stride, self.padding, self.output_padding)
         if bias is not None:
-            y = y + bias.reshape(1, -1, 1, 1)
+            y += bias.reshape(1, -1, 1, 1)  # y is a fresh array: add in place
         return y
 
     def backward(self, g):
         x, w = self.x, self.weight
-        gx = conv2d_array(g, w, self.stride, self.padding)
-        # The same contraction as conv2d's weight gradient with the two tensors exchanged:
-        # gw[c, o, i, j] = sum x[n, c, y, z] * gpad[n, o, y*S + i, z*S + j].
-        gw = conv2d_weight_grad(g, x, w.shape[2:], self.stride, self.padding)
-        return gx, gw, g.sum(axis=(0, 2, 3))
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = conv2d_array(g, w, self.stride, self.padding)
+        if needs[1]:
+            # The same contraction as conv2d's weight gradient with the two tensors exchanged:
+            # gw[c, o, i, j] = sum x[n, c, y, z] * gpad[n, o, y*S + i, z*S + j].
+            gw = conv2d_weight_grad(g, x, self.kernel_size, self.stride, self.padding)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):

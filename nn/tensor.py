@@ -171,13 +171,19 @@ class Function:
     Subclasses define ``forward(*arrays) -> array`` and ``backward(grad_out) -> grad or tuple
     of grads`` (one per input, None where no gradient flows). Options such as stride are
     passed to ``__init__``; whatever backward needs is saved on ``self`` by forward.
+
+    ``self.needs_input_grad`` (set before forward, as in PyTorch) says which inputs require
+    grad, so that forward saves and backward computes only what will be used: a convolution
+    whose weight is frozen skips its weight gradient, a first layer its input gradient.
     """
 
     released = False
+    needs_input_grad = (True,) * 8  # forward called directly, outside __call__: assume all
 
     def __call__(self, *inputs):
         inputs = [x if isinstance(x, Tensor) else Tensor(_as_array(x, like=_first_array(inputs)))
                   for x in inputs]
+        self.needs_input_grad = tuple(_grad_enabled and x.requires_grad for x in inputs)
         out = self.forward(*(x.data for x in inputs))
         needs_grad = _grad_enabled and any(x.requires_grad for x in inputs)
         result = Tensor(out, requires_grad=needs_grad)
