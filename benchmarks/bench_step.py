@@ -1,0 +1,263 @@
+"""One full CycleGAN training step, ours against a PyTorch twin, each in its own process.
+
+    python benchmarks/bench_step.py [--config A|B|C|all] [--rounds 5] [--per-round 3]
+
+A step is the official update: G_A, G_B forward (fake, reconstruction, identity), the
+generator loss (LSGAN + cycle L1 + identity L1) and its backward with the discriminators
+frozen, one Adam step for both generators; then both discriminators' losses on real and
+fake images, their backward and one Adam step. Configurations (ngf/ndf/n_blocks, size, batch):
+
+    A  64/64/6, 64px, batch 1     B  32/32/6, 64px, batch 1     C  16/16/3, 32px, batch 4
+
+Each framework runs in a fresh subprocess (so their memory is measured apart: peak RSS of
+that process, libraries included) and the two are driven in alternating rounds, so a
+change in the machine's speed touches both alike. Printed: median seconds per step (after
+warm-up), images per second, GFLOP per step counted from the layer shapes, GFLOP/s against
+this run's float32 matmul rate, peak memory, and the ratios ours/PyTorch.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from common import load_torch, machine_line, matmul_rate, threads
+
+CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
+    "A": (64, 64, 6, 64, 1),
+    "B": (32, 32, 6, 64, 1),
+    "C": (16, 16, 3, 32, 4),
+}
+
+
+# --- flops from the layer shapes -------------------------------------------------------------
+
+def generator_convs(ngf, n_blocks, size, nc=3):
+    """(forward flops, is first layer) of every convolution of the ResNet generator."""
+    def conv(c_in, c_out, k, out_hw):  # 2 flops per multiply-add
+        return 2 * c_in * c_out * k * k * out_hw * out_hw
+    layers = [conv(nc, ngf, 7, size), conv(ngf, 2 * ngf, 3, size // 2),
+              conv(2 * ngf, 4 * ngf, 3, size // 4)]
+    layers += [conv(4 * ngf, 4 * ngf, 3, size // 4)] * (2 * n_blocks)
+    # A transposed convolution does the work of the convolution it is the adjoint of.
+    layers += [conv(2 * ngf, 4 * ngf, 3, size // 4), conv(ngf, 2 * ngf, 3, size // 2),
+               conv(ngf, nc, 7, size)]
+    return layers
+
+
+def discriminator_convs(ndf, size, nc=3):
+    """Forward flops of the 70x70 PatchGAN's convolutions (4x4, padding 1)."""
+    layers, c_in, hw = [], nc, size
+    for c_out, stride in [(ndf, 2), (2 * ndf, 2), (4 * ndf, 2), (8 * ndf, 1), (1, 1)]:
+        hw = (hw + 2 - 4) // stride + 1
+        layers.append(2 * c_in * c_out * 16 * hw * hw)
+        c_in = c_out
+    return layers
+
+
+def step_flops(ngf, ndf, n_blocks, size, batch):
+    """Convolution flops of one step: forward, input gradient and weight gradient of each
+    layer, less the gradients nobody needs (a first layer fed a real image needs no input
+    gradient; the discriminators' weights are frozen while the generators learn)."""
+    g, d = generator_convs(ngf, n_blocks, size), discriminator_convs(ndf, size)
+    flops = 6 * 3 * sum(g) - 4 * g[0]          # 6 generator passes; 4 of them eat real images
+    flops += 2 * (2 * sum(d))                   # D on the fakes in the G step: no weight grad
+    flops += 4 * (3 * sum(d) - d[0])            # D step: real and fake for each D
+    return flops * batch
+
+
+# --- the two workers ---------------------------------------------------------------------------
+
+def ours_step(ngf, ndf, n_blocks, size, batch, keep_memory):
+    if keep_memory:
+        from nn.memory import keep_freed_memory
+        keep_freed_memory()
+    from cyclegan import CycleGAN
+    model = CycleGAN(ngf=ngf, ndf=ndf, n_blocks=n_blocks, seed=0)
+    rng = np.random.default_rng(1)
+    a, b = (rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32) for _ in range(2))
+    return lambda: model.train_step(a, b)
+
+
+def torch_step(ngf, ndf, n_blocks, size, batch):
+    """The official architecture and update in PyTorch (pytorch-CycleGAN-and-pix2pix)."""
+    import torch
+    from torch import nn
+    torch.set_num_threads(threads())
+    torch.manual_seed(0)
+
+    def block(dim):
+        return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim),
+                             nn.ReLU(True), nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3),
+                             nn.InstanceNorm2d(dim))
+
+    class Residual(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.conv_block = block(dim)
+
+        def forward(self, x):
+            return x + self.conv_block(x)
+
+    def generator():
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+        for m in (1, 2):
+            layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1), nn.InstanceNorm2d(ngf * m * 2),
+                       nn.ReLU(True)]
+        layers += [Residual(4 * ngf) for _ in range(n_blocks)]
+        for m in (4, 2):
+            layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1),
+                       nn.InstanceNorm2d(ngf * m // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        return nn.Sequential(*layers)
+
+    def discriminator():
+        layers = [nn.Conv2d(3, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out, stride in [(ndf, 2 * ndf, 2), (2 * ndf, 4 * ndf, 2), (4 * ndf, 8 * ndf, 1)]:
+            layers += [nn.Conv2d(c_in, c_out, 4, stride, 1), nn.InstanceNorm2d(c_out),
+                       nn.LeakyReLU(0.2, True)]
+        layers += [nn.Conv2d(8 * ndf, 1, 4, 1, 1)]
+        return nn.Sequential(*layers)
+
+    def init(m):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+    G_A, G_B, D_A, D_B = generator(), generator(), discriminator(), discriminator()
+    for net in (G_A, G_B, D_A, D_B):
+        net.apply(init)
+    opt_G = torch.optim.Adam(list(G_A.parameters()) + list(G_B.parameters()), 2e-4, (0.5, 0.999))
+    opt_D = torch.optim.Adam(list(D_A.parameters()) + list(D_B.parameters()), 2e-4, (0.5, 0.999))
+    mse, l1 = nn.MSELoss(), nn.L1Loss()
+    rng = np.random.default_rng(1)
+    real_A, real_B = (torch.from_numpy(rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32))
+                      for _ in range(2))
+
+    def gan(pred, is_real):
+        return mse(pred, torch.full_like(pred, 1.0 if is_real else 0.0))
+
+    def set_requires_grad(nets, flag):
+        for net in nets:
+            for p in net.parameters():
+                p.requires_grad = flag
+
+    def step():
+        fake_B = G_A(real_A)
+        rec_A = G_B(fake_B)
+        fake_A = G_B(real_B)
+        rec_B = G_A(fake_A)
+        set_requires_grad([D_A, D_B], False)
+        opt_G.zero_grad()
+        loss_idt_A = l1(G_A(real_B), real_B) * 10.0 * 0.5
+        loss_idt_B = l1(G_B(real_A), real_A) * 10.0 * 0.5
+        loss_G = (gan(D_A(fake_B), True) + gan(D_B(fake_A), True) + l1(rec_A, real_A) * 10.0
+                  + l1(rec_B, real_B) * 10.0 + loss_idt_A + loss_idt_B)
+        loss_G.backward()
+        opt_G.step()
+        set_requires_grad([D_A, D_B], True)
+        opt_D.zero_grad()
+        # The image pools return the newest fakes while they fill (the first 50 steps), so a
+        # short benchmark uses the fakes directly.
+        for D, real, fake in ((D_A, real_B, fake_B), (D_B, real_A, fake_A)):
+            loss_D = (gan(D(real), True) + gan(D(fake.detach()), False)) * 0.5
+            loss_D.backward()
+        opt_D.step()
+    return step
+
+
+def worker(args):
+    """Build one framework's step, then answer "run K" lines with K step times (JSON), and
+    "peak" with this process's peak resident memory in MiB."""
+    config = CONFIGS[args.config]
+    step = (torch_step(*config) if args.worker == "torch" else
+            ours_step(*config, keep_memory=not args.fresh_pages))
+    for line in sys.stdin:
+        command, *rest = line.split()
+        if command == "run":
+            time.sleep(args.settle)  # let the other process's idle threads stop spinning
+            step()  # warm: first touches of the arrays this round
+            times = []
+            for _ in range(int(rest[0])):
+                start = time.perf_counter()
+                step()
+                times.append(time.perf_counter() - start)
+            print(json.dumps(times), flush=True)
+        elif command == "peak":
+            print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), flush=True)
+            return
+
+
+class Worker:
+    def __init__(self, framework, args):
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
+               "--config", args.config_name, "--settle", str(args.settle)]
+        if args.fresh_pages:
+            cmd.append("--fresh-pages")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark worker {self.proc.args} died")
+        return json.loads(line)
+
+    def close(self):
+        peak = self.ask("peak")
+        self.proc.wait()
+        return peak
+
+
+def run_config(name, args, rate, torch_available):
+    ngf, ndf, n_blocks, size, batch = CONFIGS[name]
+    args.config_name = name
+    workers = {"ours": Worker("ours", args)}
+    if torch_available:
+        workers["torch"] = Worker("torch", args)
+    times = {k: [] for k in workers}
+    for _ in range(args.rounds):
+        for k, w in workers.items():
+            times[k] += w.ask(f"run {args.per_round}")
+    peaks = {k: w.close() for k, w in workers.items()}
+    flops = step_flops(ngf, ndf, n_blocks, size, batch)
+    print(f"\nconfig {name}: ngf/ndf/n_blocks {ngf}/{ndf}/{n_blocks}, {size}px, batch {batch}, "
+          f"{flops / 1e9:.1f} GFLOP/step")
+    for k in workers:
+        t = statistics.median(times[k])
+        print(f"  {k:6s} {t:7.3f} s/step  {batch / t:6.1f} img/s  {flops / t / 1e9:6.1f} GFLOP/s "
+              f"({flops / t / 1e9 / rate:4.0%} of matmul)  peak RSS {peaks[k]:6.0f} MiB")
+    if torch_available:
+        ratio_t = statistics.median(times["ours"]) / statistics.median(times["torch"])
+        print(f"  ours/PyTorch: time {ratio_t:.2f}, memory {peaks['ours'] / peaks['torch']:.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="all", choices=["A", "B", "C", "all"])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per framework")
+    parser.add_argument("--per-round", type=int, default=3, help="timed steps per round")
+    parser.add_argument("--settle", type=float, default=0.1, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--fresh-pages", action="store_true",
+                        help="leave malloc's defaults (see nn/memory.py)")
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+    torch_available = load_torch(threads()) is not None
+    rate = matmul_rate()
+    print(machine_line())
+    print(f"float32 matmul 2048^3: {rate:.1f} GFLOP/s; each framework in its own process, "
+          f"peak RSS per process" + ("" if torch_available else "; PyTorch not installed"))
+    for name in (CONFIGS if args.config == "all" else [args.config]):
+        run_config(name, args, rate, torch_available)
+
+
+if __name__ == "__main__":
+    main()

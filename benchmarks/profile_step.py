@@ -1,0 +1,149 @@
+"""Where one CycleGAN training step spends its time, per kind of operation.
+
+    python benchmarks/profile_step.py [--config A|B|C] [--steps 3]
+
+Every Function's forward and backward, the convolution kernels inside them, Adam's step and
+the autograd engine's own walk are wrapped, for the duration of this script only, by a
+timer that books each call's *exclusive* time (its own, less that of the wrapped calls
+inside it) under a label such as "Conv2d.backward > conv2d_weight_grad". Nothing in nn
+changes when this script is not running: the wrappers are installed here and removed after.
+The table lists the labels by time, then the totals per kind (convolution forward, input
+gradient, weight gradient, instance norm, padding, elementwise, Adam, ...).
+"""
+import argparse
+import time
+from collections import defaultdict
+
+from common import threads  # noqa: F401  (puts the repository on sys.path)
+from bench_step import CONFIGS, ours_step
+
+import nn
+import nn.functional
+import nn.optim
+from nn.tensor import Function, Tensor
+
+KERNELS = ["conv2d_array", "conv_transpose2d_array", "conv2d_weight_grad"]
+KIND = {  # (Function class, phase, kernel) -> kind; a class alone covers all its phases
+    ("Conv2d", "forward", "conv2d_array"): "conv forward",
+    ("Conv2d", "backward", "conv_transpose2d_array"): "conv input-grad",
+    ("Conv2d", "backward", "conv2d_weight_grad"): "conv weight-grad",
+    ("ConvTranspose2d", "forward", "conv_transpose2d_array"): "conv forward",
+    ("ConvTranspose2d", "backward", "conv2d_array"): "conv input-grad",
+    ("ConvTranspose2d", "backward", "conv2d_weight_grad"): "conv weight-grad",
+    "Conv2d": "conv bias and glue", "ConvTranspose2d": "conv bias and glue",
+    "InstanceNormalize": "instance norm", "Pad": "padding",
+    "LeakyReLU": "activations", "Tanh": "activations", "Sigmoid": "activations",
+    "Add": "elementwise arithmetic", "Sub": "elementwise arithmetic",
+    "Mul": "elementwise arithmetic", "Div": "elementwise arithmetic",
+    "Neg": "elementwise arithmetic", "Power": "elementwise arithmetic",
+    "Abs": "elementwise arithmetic", "Exp": "elementwise arithmetic", "Log": "elementwise arithmetic",
+    "Sum": "reductions and shapes", "Reshape": "reductions and shapes",
+    "Transpose": "reductions and shapes", "GetItem": "reductions and shapes",
+    "MatMul": "reductions and shapes",
+    "Adam": "Adam", "Tensor": "autograd engine (graph walk, gradient sums)",
+    "Function": "Function.__call__ (wrapping arrays in Tensors)",
+}
+
+
+class Profiler:
+    """Books exclusive time per label; ``install`` wraps, ``remove`` restores."""
+
+    def __init__(self):
+        self.time, self.calls = defaultdict(float), defaultdict(int)
+        self.stack = []          # [label, time spent in wrapped calls inside it]
+        self.patched = []        # (owner, attribute name, original)
+
+    def wrap(self, owner, name, label):
+        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            key = label() if callable(label) else label
+            self.stack.append([key, 0.0])
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                _, inner = self.stack.pop()
+                self.time[key] += elapsed - inner
+                self.calls[key] += 1
+                if self.stack:
+                    self.stack[-1][1] += elapsed
+        self.patched.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def install(self):
+        for cls in _subclasses(Function):
+            for phase in ("forward", "backward"):
+                if phase in cls.__dict__:
+                    self.wrap(cls, phase, (cls.__name__, phase))
+        for kernel in KERNELS:
+            # The kernel's label names the Function phase it runs in.
+            self.wrap(nn.functional, kernel,
+                      lambda kernel=kernel: (*self.stack[-1][0][:2], kernel) if self.stack
+                      else ("", "", kernel))
+        self.wrap(nn.optim.Adam, "step", ("Adam", "step"))
+        self.wrap(Tensor, "backward", ("Tensor", "backward"))
+        self.wrap(Function, "__call__", ("Function", "__call__"))
+
+    def remove(self):
+        for owner, name, original in reversed(self.patched):
+            setattr(owner, name, original)
+        self.patched.clear()
+
+
+def _subclasses(cls):
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub] + _subclasses(sub)
+    return found
+
+
+def kind_of(key):
+    return KIND.get(key) or KIND.get(key[0], "other")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="A", choices=sorted(CONFIGS))
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args()
+
+    step = ours_step(*CONFIGS[args.config], keep_memory=True)
+    step(), step()  # warm-up, unprofiled
+    plain = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        step()
+        plain.append(time.perf_counter() - start)
+    profiler = Profiler()
+    profiler.install()
+    try:
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        total = (time.perf_counter() - start) / args.steps
+    finally:
+        profiler.remove()
+
+    per_step = {k: v / args.steps for k, v in profiler.time.items()}
+    booked = sum(per_step.values())
+    print(f"config {args.config}: {sorted(plain)[len(plain) // 2]:.3f} s/step unprofiled, "
+          f"{total:.3f} s/step profiled, {args.steps} steps")
+    print(f"\n{'where (exclusive time)':58s} {'calls':>6s} {'ms/step':>8s} {'share':>6s}")
+    for key, t in sorted(per_step.items(), key=lambda kv: -kv[1]):
+        if t / total < 0.002:
+            continue
+        label = ".".join(key[:2]) + (f" > {key[2]}" if len(key) > 2 else "")
+        print(f"{label:58s} {profiler.calls[key] // args.steps:6d} {t * 1e3:8.1f} {t / total:6.1%}")
+    kinds = defaultdict(float)
+    for key, t in per_step.items():
+        kinds[kind_of(key)] += t
+    kinds["rest of the step (losses, pools, Python)"] = total - booked
+    print(f"\n{'per kind':58s} {'':6s} {'ms/step':>8s} {'share':>6s}")
+    for kind, t in sorted(kinds.items(), key=lambda kv: -kv[1]):
+        print(f"{kind:58s} {'':6s} {t * 1e3:8.1f} {t / total:6.1%}")
+
+
+if __name__ == "__main__":
+    main()
