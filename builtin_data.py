@@ -114,7 +114,8 @@ def _scene(seed, split, i):
 
 def render_scenes(seed, split, count, style, size):
     """uint8 (count, size, size, 3): scenes 0..count-1 of ``split`` painted in ``style``."""
-    return np.stack([render(_scene(seed, split, i), style, size) for i in range(count)])
+    images = [render(_scene(seed, split, i), style, size) for i in range(count)]
+    return np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
 
 
 def make_dataset(size=36, n_train=200, n_test=8, seed=0):

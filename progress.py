@@ -1,0 +1,74 @@
+"""A plain-text progress bar for training, on stderr, with no dependency.
+
+On a terminal one line is redrawn in place (at most 5 times a second). When stderr is not a
+terminal (a CI log, a file), carriage returns would pile up into one enormous line, so a full
+line is printed only every ``log_every`` seconds and at the end of each epoch.
+"""
+import sys
+import time
+
+__all__ = ["Progress", "format_seconds"]
+
+
+def format_seconds(s):
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class Progress:
+    """Track iterations over a run of ``total_epochs`` epochs of ``per_epoch`` iterations.
+
+    ``update(epoch, iteration, losses, images)`` after each batch; ``end_epoch()`` after each
+    epoch. Losses are shown as a running average (decay 0.9) to keep the numbers readable.
+    """
+
+    def __init__(self, total_epochs, per_epoch, done=0, stream=None, log_every=30.0, width=20):
+        self.total_epochs, self.per_epoch = total_epochs, per_epoch
+        self.remaining = total_epochs * per_epoch - done
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.log_every, self.width = log_every, width
+        self.start = time.monotonic()
+        self.last_draw = self.start  # the first line waits for an interval (or an epoch's end)
+        self.done, self.images = 0, 0
+        self.average = {}
+        self.line = ""
+
+    def update(self, epoch, iteration, losses, images):
+        """Record one finished batch of ``images`` images: ``iteration`` of ``epoch`` (1-based)."""
+        self.done += 1
+        self.images += images
+        for k, v in losses.items():
+            self.average[k] = v if k not in self.average else 0.9 * self.average[k] + 0.1 * v
+        now = time.monotonic()
+        elapsed = now - self.start
+        rate = self.images / max(elapsed, 1e-9)
+        eta = elapsed / self.done * (self.remaining - self.done)
+        filled = round(self.width * iteration / self.per_epoch)
+        bar = "#" * filled + "." * (self.width - filled)
+        numbers = " ".join(f"{k} {v:.3f}" for k, v in self.average.items())
+        self.line = (f"epoch {epoch}/{self.total_epochs} [{bar}] {iteration}/{self.per_epoch} "
+                     f"{rate:.1f} img/s ETA {format_seconds(eta)} | {numbers}")
+        interval = 0.2 if self.tty else self.log_every
+        if now - self.last_draw >= interval or iteration == self.per_epoch:
+            self.last_draw = now
+            self._draw()
+
+    def _draw(self):
+        if self.tty:
+            self.stream.write("\r" + self.line + "\x1b[K")  # \x1b[K clears a longer old line
+        else:
+            self.stream.write(self.line + "\n")
+        self.stream.flush()
+
+    def end_epoch(self):
+        if self.tty and self.line:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def message(self, text):
+        """Print ``text`` on its own line without breaking the bar."""
+        if self.tty and self.line:
+            self.stream.write("\r\x1b[K")
+        print(text, file=self.stream if self.stream is not sys.stderr else sys.stdout,
+              flush=True)

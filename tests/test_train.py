@@ -1,0 +1,173 @@
+"""train.py and translate.py on tiny configurations: exact resume through the checkpoint code,
+an end-to-end run whose checkpoint translate.py uses, the command line's checks, the progress
+display."""
+import csv
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import data
+import nn
+import train
+import training_io
+import translate
+from progress import Progress
+
+TINY = ["--crop-size", "24", "--load-size", "28", "--ngf", "4", "--ndf", "4", "--n-blocks", "1",
+        "--n-train", "5", "--n-epochs", "1", "--n-epochs-decay", "1", "--batch-size", "2",
+        "--pool-size", "2", "--seed", "3"]
+
+
+def tiny_config(out):
+    # Three epochs: the official schedule trains the last one with rate 0, so epochs 1 and 2
+    # (factors 1 and 1/2) are where the optimizers' state must carry over.
+    argv = TINY + ["--n-epochs", "2", "--out", str(out)]
+    return train.resolve_config(train.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("k", [2, 4])  # stop inside epoch 1, or inside epoch 2
+def test_resume_continues_exactly(tmp_path, k):
+    quiet = io.StringIO()
+    whole = train.Run(tiny_config(tmp_path / "whole"), stream=quiet)
+    assert whole.run() is True
+    assert len(whole.history) == 9  # 3 epochs of ceil(5 / 2) batches
+
+    first = train.Run(tiny_config(tmp_path / "split"), stream=quiet)
+    assert first.run(stop_after=k) is False
+    first.checkpoint()
+    del first
+    second = train.Run(tiny_config(tmp_path / "split"), stream=quiet,
+                       resume_from=str(tmp_path / "split" / "checkpoint.npz"))
+    assert second.run() is True
+    assert len(second.history) == 9 - k
+    # Identical losses, step by step, and identical weights at the end.
+    assert second.history == whole.history[k:]
+    end_whole, end_split = whole.model.state_dict(), second.model.state_dict()
+    assert end_whole.keys() == end_split.keys()
+    for name in end_whole:
+        np.testing.assert_array_equal(nn.to_host(end_split[name]), nn.to_host(end_whole[name]),
+                                      err_msg=name)
+    rows = training_io.LossTable(str(tmp_path / "split" / "losses.csv"), []).read()
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+
+
+def test_end_to_end_run_then_translate(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(TINY + ["--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "translation error of G_A" in printed and str(out) in printed
+    for name in ("samples/epoch_001.png", "samples/epoch_002.png", "losses.png",
+                 "checkpoint.npz", "G_A.npz", "G_B.npz"):
+        assert (out / name).is_file(), name
+    grid = np.asarray(Image.open(out / "samples" / "epoch_002.png"))
+    assert grid.shape[0] == 6 * (72 + 2)  # six rows of 24-pixel tiles enlarged 3 times
+    with open(out / "losses.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    for r in rows:
+        assert 0 < float(r["error_AtoB"]) < 2 and float(r["error_identity"]) > 0.5
+        assert all(np.isfinite(float(r[k])) for k in train.LOSSES)
+    # The official schedule steps at each epoch's start: factors 1/2, then 0.
+    assert [float(r["lr"]) for r in rows] == [1e-4, 0.0]
+
+    # translate.py with the checkpoint equals the model's own G_A on a 28x28 test scene ...
+    state, _, epoch, iteration, config = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    assert (epoch, iteration) == (3, 0)
+    model = train.build_model(config, "cpu")
+    model.load_state_dict(state)
+    scene = data.to_uint8(train.load_data({**config, "crop_size": 28})[2][:1])[0]
+    Image.fromarray(scene).save(tmp_path / "scene.png")
+    assert translate.main(["--checkpoint", str(out / "checkpoint.npz"), str(tmp_path / "scene.png"),
+                           "--out", str(tmp_path / "AtoB")]) == 0
+    expected = data.to_uint8(nn.to_host(model.translate(data.to_model_range(scene[None]))))[0]
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "AtoB" / "scene.png")), expected)
+
+    # ... and a folder of odd-sized images keeps each size (padded to a multiple of 4, cropped
+    # back); BtoA from the checkpoint is the same as G_B.npz alone.
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, (h, w) in {"a.png": (21, 30), "b.jpg": (28, 17)}.items():
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / name)
+    translate.main(["--checkpoint", str(out / "checkpoint.npz"), "--direction", "BtoA",
+                    str(folder), "--out", str(tmp_path / "ckpt")])
+    translate.main(["--checkpoint", str(out / "G_B.npz"), str(folder), "--out", str(tmp_path / "gb")])
+    for name, size in (("a.png", (30, 21)), ("b.png", (17, 28))):
+        one, two = Image.open(tmp_path / "ckpt" / name), Image.open(tmp_path / "gb" / name)
+        assert one.size == size
+        np.testing.assert_array_equal(np.asarray(one), np.asarray(two))
+
+    # --resume of a finished run trains nothing more and keeps the table as it is.
+    assert train.main(["--resume", "--out", str(out)]) == 0
+    with open(out / "losses.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-epochs", "-1"], "must be >= 0"),
+    (["--n-epochs-decay", "-2"], "must be >= 0"),
+    (["--lr", "0"], "must be > 0"),
+    (["--batch-size", "0"], "must be >= 1"),
+    (["--pool-size", "-1"], "must be >= 0"),
+    (["--crop-size", "30"], "multiple of 4"),
+    (["--crop-size", "16"], "must be >= 24"),
+    (["--lr", "fast"], "not a float"),
+])
+def test_command_line_checks(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        train.build_parser().parse_args(argv)
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_load_size_smaller_than_crop_is_refused():
+    with pytest.raises(ValueError, match="smaller than --crop-size"):
+        train.resolve_config(train.build_parser().parse_args(["--crop-size", "64",
+                                                              "--load-size", "60"]))
+
+
+def test_defaults():
+    builtin = train.resolve_config(train.build_parser().parse_args([]))
+    assert builtin["crop_size"] == 32 and builtin["load_size"] == 36
+    assert builtin["out"] == os.path.join("runs", "day2night")
+    user = train.resolve_config(train.build_parser().parse_args(["--dataroot", "x/horse2zebra/"]))
+    assert (user["crop_size"], user["load_size"], user["n_blocks"]) == (64, 72, 6)
+    assert (user["ngf"], user["n_epochs"], user["n_epochs_decay"]) == (64, 100, 100)
+    assert user["out"] == os.path.join("runs", "horse2zebra")
+    big = train.resolve_config(train.build_parser().parse_args(["--dataroot", "d",
+                                                                "--crop-size", "256"]))
+    assert (big["load_size"], big["n_blocks"]) == (286, 9)  # the official 286 -> 256
+
+
+def test_gpu_without_cupy_exits_with_a_message(capsys, monkeypatch):
+    def missing():
+        raise RuntimeError("--gpu needs CuPy, which is not installed.")
+    monkeypatch.setattr(nn.backend, "load_cupy", missing)
+    with pytest.raises(SystemExit) as exit:
+        train.main(["--gpu"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "CuPy" in err and "Traceback" not in err
+
+
+def test_progress_is_a_bar_on_a_terminal_and_sparse_lines_in_a_log():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    losses = {"D_A": 0.5, "G_A": 1.0}
+    log, tty = io.StringIO(), Terminal()
+    for stream in (log, tty):
+        bar = Progress(total_epochs=2, per_epoch=50, stream=stream, log_every=3600)
+        for epoch in (1, 2):
+            for i in range(1, 51):
+                bar.update(epoch, i, losses, images=1)
+            bar.end_epoch()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in log.getvalue()  # one line per epoch end
+    assert lines[-1].startswith("epoch 2/2 [####################] 50/50")
+    assert "img/s" in lines[-1] and "ETA 0:00" in lines[-1] and "G_A 1.000" in lines[-1]
+    assert tty.getvalue().count("\r") >= 2 and tty.getvalue().endswith("\n")

@@ -1,0 +1,123 @@
+"""Translate images with a trained generator.
+
+    python translate.py --checkpoint runs/day2night/checkpoint.npz photo.jpg
+    python translate.py --checkpoint runs/day2night/checkpoint.npz --direction BtoA night/ --out day/
+    python translate.py --checkpoint runs/day2night/G_A.npz folder/
+
+--checkpoint is either a training checkpoint (train.py's checkpoint.npz: both generators, the
+direction picks G_A for AtoB or G_B for BtoA) or one generator's weights (G_A.npz or G_B.npz,
+written beside it; the direction is then the one that generator was trained for).
+
+The generator halves the image twice and doubles it back, so both sides must be multiples of
+4. Images are *padded*, not resized: mirrored by up to 3 pixels on the right and bottom, and the
+result cropped back to the original size, so nothing is resampled and the aspect ratio is kept.
+Use --resize to scale large photos down first (a generator trained on small crops sees its
+textures at the scale it learned).
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+import data
+import nn
+from training_io import generator_state, load_checkpoint
+
+__all__ = ["load_generator", "translate_image", "main"]
+
+
+def _generator_shape(state, source):
+    """(input_nc, output_nc, ngf, n_blocks) read from a generator's state_dict keys."""
+    if "model.1.weight" not in state:
+        raise ValueError(f"{source} holds no generator (no 'model.1.weight' entry); pass a "
+                         "train.py checkpoint or a G_A.npz / G_B.npz file")
+    first = state["model.1.weight"]          # Conv 7x7, input_nc -> ngf
+    top = [k.split(".") for k in state if k.count(".") == 2 and k.endswith(".weight")]
+    last = "model.%d.weight" % max(int(parts[1]) for parts in top)  # Conv 7x7, ngf -> output_nc
+    blocks = {k.split(".")[1] for k in state if ".conv_block." in k}
+    return first.shape[1], state[last].shape[0], first.shape[0], len(blocks)
+
+
+def load_generator(path, direction="AtoB", device="cpu"):
+    """The generator stored in ``path`` for ``direction``, in eval mode on ``device``."""
+    from cyclegan import ResnetGenerator
+
+    state = nn.load(path)
+    if "train.config" in state:
+        state = generator_state(load_checkpoint(path)[0], "G_A" if direction == "AtoB" else "G_B")
+    input_nc, output_nc, ngf, n_blocks = _generator_shape(state, path)
+    generator = ResnetGenerator(input_nc, output_nc, ngf=ngf, n_blocks=n_blocks)
+    generator.load_state_dict(state)
+    return generator.to(device).eval()
+
+
+def translate_image(generator, image):
+    """uint8 (H, W, 3) -> uint8 (H, W, 3): mirror-pad to multiples of 4, translate, crop back."""
+    h, w = image.shape[:2]
+    padded = np.pad(image, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
+    x = data.to_model_range(padded[None])
+    xp = nn.get_array_module(generator.parameters()[0].data)
+    with nn.no_grad():
+        y = generator(nn.Tensor(nn.backend.to_device(x, xp))).data
+    return data.to_uint8(nn.to_host(y))[0, :h, :w]
+
+
+def _read(path, resize):
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        if resize:
+            scale = resize / min(image.size)
+            image = image.resize((max(1, round(image.width * scale)),
+                                  max(1, round(image.height * scale))), Image.BICUBIC)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="an image, or a folder of images")
+    p.add_argument("--checkpoint", required=True,
+                   help="train.py's checkpoint.npz, or one generator's G_A.npz / G_B.npz")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
+                   help="AtoB uses G_A, BtoA uses G_B (default: %(default)s)")
+    p.add_argument("--out", default="translated", help="folder for the PNGs (default: %(default)s)")
+    p.add_argument("--resize", type=int, help="scale each image so its shorter side has this "
+                   "many pixels before translating (default: keep the size)")
+    p.add_argument("--gpu", action="store_true", help="run on a CUDA GPU with CuPy")
+    args = p.parse_args(argv)
+    if args.resize is not None and args.resize < 4:
+        p.error(f"--resize must be >= 4, got {args.resize}")
+    device = "cpu"
+    if args.gpu:
+        try:
+            device = nn.backend.load_cupy()
+        except RuntimeError as e:
+            p.exit(2, f"error: {e}\n")
+    try:
+        generator = load_generator(args.checkpoint, args.direction, device)
+    except (OSError, ValueError, KeyError) as e:
+        p.exit(2, f"error: cannot load a generator from {args.checkpoint}: {e}\n")
+    paths = data.find_images(args.input) if os.path.isdir(args.input) else [args.input]
+    if not paths:
+        p.exit(2, f"error: {args.input} holds no images\n")
+    os.makedirs(args.out, exist_ok=True)
+    from PIL import Image
+    failed = 0
+    for path in paths:
+        try:
+            image = _read(path, args.resize)
+        except OSError as e:
+            print(f"skipping {path}: not a readable image ({e})", file=sys.stderr)
+            failed += 1
+            continue
+        target = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0] + ".png")
+        Image.fromarray(translate_image(generator, image)).save(target)
+        print(f"{path} -> {target}")
+    return 1 if failed == len(paths) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
