@@ -80,6 +80,7 @@ class Adam(Optimizer):
         self.t = 0
         self.m = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
         self.v = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
+        self._buffers = {}  # scratch space of step(), one per (device, dtype)
 
     def _state_arrays(self):
         return ("m", "v")
@@ -94,23 +95,48 @@ class Adam(Optimizer):
         self.t = int(state["t"])
 
     def step(self):
+        """One update of every parameter that has a gradient, in place, with one scratch
+        array per parameter size instead of a temporary per operation.
+
+        Both bias corrections fold into two scalars, so that the loop over the elements is
+        m, v, then p -= alpha * m / (sqrt(v) + eps'), with
+        alpha = lr * sqrt(1 - b2^t) / (1 - b1^t) and eps' = eps * sqrt(1 - b2^t)
+        (multiply the formula above through by sqrt(1 - b2^t)).
+        """
         b1, b2 = self.betas
         self.t += 1
-        step_size = self.lr / (1 - b1 ** self.t)
         sqrt_correction = (1 - b2 ** self.t) ** 0.5
+        alpha = self.lr * sqrt_correction / (1 - b1 ** self.t)
+        eps = self.eps * sqrt_correction
         for p, m, v in zip(self.params, self.m, self.v):
             if p.grad is None:
                 continue
             g = p.grad
             xp = get_array_module(g)
+            tmp = self._scratch(p.data)
             m *= b1
-            m += (1 - b1) * g
+            xp.multiply(g, 1 - b1, out=tmp)
+            m += tmp
             v *= b2
-            v += (1 - b2) * (g * g)
-            denom = xp.sqrt(v)
-            denom /= sqrt_correction
-            denom += self.eps
-            p.data -= step_size * (m / denom)
+            xp.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            xp.sqrt(v, out=tmp)
+            tmp += eps
+            xp.divide(m, tmp, out=tmp)
+            tmp *= alpha
+            p.data -= tmp
+
+    def _scratch(self, like):
+        """A scratch array shaped like ``like``: a view of one buffer per dtype and device,
+        as large as the largest parameter, reused by every parameter in turn."""
+        xp = get_array_module(like)
+        key = (xp.__name__, like.dtype.str)
+        buf = self._buffers.get(key)
+        if buf is None or buf.size < like.size:
+            largest = max(p.data.size for p in self.params)
+            buf = self._buffers[key] = xp.empty(max(largest, like.size), dtype=like.dtype)
+        return buf[:like.size].reshape(like.shape)
 
 
 class LambdaLR:
