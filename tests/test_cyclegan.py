@@ -233,6 +233,23 @@ def test_translate_runs_the_right_generator_without_a_graph():
         model.train_step(x[:, :1], x)
 
 
+def test_train_step_on_each_backend(xp):
+    model = tiny(seed=0, device=xp)
+    rng = np.random.default_rng(1)
+    real_B = xp.asarray(images(rng, 2))  # one input already on the device, one from the host
+    losses = model.train_step(images(rng, 2), real_B)
+    assert list(losses) == LOSS_KEYS and all(np.isfinite(v) for v in losses.values())
+    assert nn.get_array_module(model.G_A.model[1].weight.data) is xp
+    assert nn.get_array_module(model.fake_B_pool.images[0]) is xp
+    assert nn.get_array_module(model.translate(real_B)) is xp
+    # A checkpoint taken on the device loads into a fresh model there and continues the same.
+    state = {k: nn.to_host(v) for k, v in model.state_dict().items()}
+    twin = tiny(seed=7, device=xp)
+    twin.load_state_dict(state)
+    A, B = images(rng, 2), images(rng, 2)
+    assert twin.train_step(A, B) == model.train_step(A, B)
+
+
 # --- checkpoints -------------------------------------------------------------------------------------
 
 def test_state_dict_round_trip_continues_exactly(tmp_path):
