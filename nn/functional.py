@@ -249,8 +249,12 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     def forward(self, x):
-        # 1 / (1 + exp(-x)) written through tanh, which cannot overflow.
-        self.y = 0.5 * (get_array_module(x).tanh(0.5 * x) + 1)
+        # 1 / (1 + exp(-x)) = e / (1 + e) for x < 0, with e = exp(-|x|): exp cannot overflow,
+        # and very negative x keep their full relative precision (0.5 * (tanh(x/2) + 1) loses
+        # digits to cancellation and rounds sigmoid(-40) to 0, so that log(sigmoid) is -inf).
+        xp = get_array_module(x)
+        e = xp.exp(-xp.abs(x))
+        self.y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self.y
 
     def backward(self, g):
