@@ -128,18 +128,22 @@ class Tensor:
 
 def _reverse_topological_order(root):
     """Tensors reachable from ``root`` through creators, each after every tensor that uses it."""
-    order, visited = [], {id(root)}
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:
         tensor, expanded = stack.pop()
         if expanded:
             order.append(tensor)
             continue
+        # Mark a tensor when it is expanded, not when it is pushed: a tensor pushed early by a
+        # short path (the skip of x + f(x)) must still be placed after the long path's users.
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
         stack.append((tensor, True))
         if tensor._creator is not None:
             for inp in tensor._creator.inputs:
                 if inp.requires_grad and id(inp) not in visited:
-                    visited.add(id(inp))
                     stack.append((inp, False))
     return reversed(order)
 
