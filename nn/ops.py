@@ -78,10 +78,10 @@ class MatMul(Function):
         # A vector is a one-row matrix on the left and a one-column matrix on the right.
         a = self.a[None, :] if self.a.ndim == 1 else self.a
         b = self.b[:, None] if self.b.ndim == 1 else self.b
+        if self.b.ndim == 1:  # first: vector @ vector has a 0-d g, which this makes (1,)
+            g = g[..., None]
         if self.a.ndim == 1:
             g = g[..., None, :]
-        if self.b.ndim == 1:
-            g = g[..., None]
         ga = g @ b.swapaxes(-1, -2)
         gb = a.swapaxes(-1, -2) @ g
         ga = ga[..., 0, :] if self.a.ndim == 1 else ga
