@@ -46,8 +46,9 @@ def read_image(path, load_size):
         return np.asarray(image, dtype=np.uint8).copy()
 
 
-def load_folder(folder, load_size):
-    """Every readable image of ``folder``: uint8 (N, load_size, load_size, 3) and their paths.
+def load_folder(folder, load_size, limit=None):
+    """Every readable image of ``folder`` (or the first ``limit``): uint8 (N, load_size,
+    load_size, 3) and their paths.
 
     A file that cannot be decoded is skipped with one warning naming it; a folder with no
     readable image at all is an error, since training on nothing would fail much later.
@@ -55,6 +56,8 @@ def load_folder(folder, load_size):
     images, paths = [], []
     candidates = find_images(folder)
     for path in candidates:
+        if limit is not None and len(images) == limit:
+            break
         try:
             images.append(read_image(path, load_size))
             paths.append(path)

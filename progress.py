@@ -65,10 +65,3 @@ class Progress:
         if self.tty and self.line:
             self.stream.write("\n")
             self.stream.flush()
-
-    def message(self, text):
-        """Print ``text`` on its own line without breaking the bar."""
-        if self.tty and self.line:
-            self.stream.write("\r\x1b[K")
-        print(text, file=self.stream if self.stream is not sys.stderr else sys.stdout,
-              flush=True)

@@ -12,6 +12,7 @@ real B | fake A | rec B on fixed test images), losses.csv, losses.png and checkp
 """
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -31,8 +32,8 @@ N_METRIC = 64     # built-in test scenes the translation error is measured on
 # The built-in configuration: small enough to finish in minutes on two CPU cores, large enough
 # for the translation error to fall well below the identity's. User data gets the official
 # architecture (ngf = ndf = 64, 9 blocks at 256 pixels; 6 blocks below that) unless told otherwise.
-BUILTIN = {"crop_size": 32, "load_size": 36, "ngf": 16, "ndf": 16, "n_blocks": 3,
-           "n_epochs": 3, "n_epochs_decay": 3, "n_train": 250}
+BUILTIN = {"crop_size": 64, "ngf": 16, "ndf": 16, "n_blocks": 3,
+           "n_epochs": 4, "n_epochs_decay": 4, "n_train": 250}
 USER = {"crop_size": 64, "ngf": 64, "ndf": 64, "n_epochs": 100, "n_epochs_decay": 100}
 
 
@@ -102,7 +103,7 @@ def build_parser():
                    help="identity loss weight, relative to lambda-A/B (default: %(default)s) [0.5]")
     t.add_argument("--pool-size", type=_number(int, 0), default=50, help="generated images "
                    "kept to show the discriminators; 0 disables the pool (default: %(default)s) [50]")
-    t.add_argument("--seed", type=int, default=0, help="seed of the weights, the image pools "
+    t.add_argument("--seed", type=_number(int, 0), default=0, help="seed of the weights, the image pools "
                    "and the data order (default: %(default)s)")
     r = p.add_argument_group("run")
     r.add_argument("--out", help="output folder (default: runs/day2night, or runs/<name of "
@@ -123,8 +124,7 @@ def resolve_config(args):
         if config[key] is None:
             config[key] = defaults[key]
     if config["load_size"] is None:
-        config["load_size"] = BUILTIN["load_size"] if builtin and args.crop_size is None else \
-            2 * round(config["crop_size"] * 286 / 256 / 2)
+        config["load_size"] = 2 * round(config["crop_size"] * 286 / 256 / 2)
     if config["load_size"] < config["crop_size"]:
         raise ValueError(f"--load-size {config['load_size']} is smaller than --crop-size "
                          f"{config['crop_size']}; the crop must fit inside the image")
@@ -158,9 +158,10 @@ def load_data(config):
     tests = []
     for domain, train in (("A", train_A), ("B", train_B)):
         folder = os.path.join(root, "test" + domain)
-        images = (data.load_folder(folder, config["crop_size"])[0] if os.path.isdir(folder)
-                  else train[:, :config["crop_size"], :config["crop_size"]])
-        tests.append(data.to_model_range(images[:N_GRID]))
+        images = (data.load_folder(folder, config["crop_size"], limit=N_GRID)[0]
+                  if os.path.isdir(folder) else train[:N_GRID, :config["crop_size"],
+                                                      :config["crop_size"]])
+        tests.append(data.to_model_range(images))
     return train_A, train_B, tests[0], tests[1], False
 
 
@@ -223,6 +224,7 @@ class Run:
         self.table = io.LossTable(os.path.join(self.out, "losses.csv"), columns)
         self.table.truncate(self.epoch - 1)
         self.history = []  # the losses of every step, for tests and curious readers
+        self.stop_requested = False  # set by Ctrl-C; the loop stops after the current step
 
     @property
     def checkpoint_path(self):
@@ -259,6 +261,8 @@ class Run:
                 for k in LOSSES:
                     sums[k] += losses[k]
                 progress.update(self.epoch, self.iteration, losses, len(real_A))
+                if self.stop_requested:
+                    return False
             progress.end_epoch()
             self.end_epoch({k: v / max(count, 1) for k, v in sums.items()},
                            time.monotonic() - start)
@@ -315,9 +319,19 @@ def main(argv=None):
             f"{run.total_epochs} epochs of {len(run.loader)} iterations"
             + (f", resuming at epoch {run.epoch} iteration {run.iteration}" if resume_from else ""))
     started = time.monotonic()
+
+    def stop_after_this_step(signum, frame):
+        # A step interrupted halfway (generators updated, discriminators not) could not be
+        # resumed exactly, so Ctrl-C lets the step finish; a second Ctrl-C stops at once.
+        run.stop_requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, stop_after_this_step)
     try:
-        run.run()
-    except KeyboardInterrupt:
+        finished = run.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not finished:
         run.checkpoint()
         print(f"\ninterrupted: saved {run.checkpoint_path} at epoch {run.epoch} iteration "
               f"{run.iteration}; continue with: python train.py --resume --out {run.out}",

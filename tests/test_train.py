@@ -131,7 +131,7 @@ def test_load_size_smaller_than_crop_is_refused():
 
 def test_defaults():
     builtin = train.resolve_config(train.build_parser().parse_args([]))
-    assert builtin["crop_size"] == 32 and builtin["load_size"] == 36
+    assert builtin["crop_size"] == 64 and builtin["load_size"] == 72
     assert builtin["out"] == os.path.join("runs", "day2night")
     user = train.resolve_config(train.build_parser().parse_args(["--dataroot", "x/horse2zebra/"]))
     assert (user["crop_size"], user["load_size"], user["n_blocks"]) == (64, 72, 6)
