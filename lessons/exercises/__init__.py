@@ -1,0 +1,1 @@
+"""Exercise stubs, one file per lesson: the handout (see README.md)."""

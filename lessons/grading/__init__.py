@@ -1,0 +1,44 @@
+"""The exercise grader: one check per exercise, in one module per lesson.
+
+``EXERCISES`` maps an exercise ID ("4.2") to (exercise file's module name, check function).
+"""
+import importlib
+
+from .core import Result, CORRECT, WRONG, NOT_ATTEMPTED, run
+
+LESSONS = ["lesson01", "lesson02", "lesson03", "lesson04", "lesson05", "lesson06", "lesson07",
+           "lesson08", "lesson09", "lesson10"]
+
+
+def _collect():
+    exercises = {}
+    for name in LESSONS:
+        lesson = importlib.import_module(f"{__name__}.{name}")
+        for exercise, check in lesson.CHECKS.items():
+            exercises[exercise] = (lesson.MODULE, check)
+    return exercises
+
+
+EXERCISES = _collect()
+
+
+def exercise_ids():
+    """All IDs in lesson order: 1.1, 1.2, ..., 10.2."""
+    return sorted(EXERCISES, key=lambda e: tuple(int(p) for p in e.split(".")))
+
+
+def grade(exercise, module=None, solutions=False):
+    """Grade one exercise. module: the object holding the student's functions; by default
+    lessons.exercises.<file> (or lessons.solutions.<file> when ``solutions``)."""
+    module_name, check = EXERCISES[exercise]
+    if module is None:
+        package = "lessons.solutions" if solutions else "lessons.exercises"
+        try:
+            module = importlib.import_module(f"{package}.{module_name}")
+        except Exception as e:  # a syntax error in the student's file, say
+            return Result(exercise, WRONG, f"{package}/{module_name}.py does not import: "
+                                           f"{type(e).__name__}: {e}")
+    return run(exercise, check, module)
+
+
+__all__ = ["EXERCISES", "exercise_ids", "grade", "Result", "CORRECT", "WRONG", "NOT_ATTEMPTED"]

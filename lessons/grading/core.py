@@ -1,0 +1,154 @@
+"""The grader's vocabulary: what a check may conclude, and how it says what is wrong.
+
+A check is a function ``check(module)`` that calls the student's functions from ``module`` and
+returns quietly when everything is right, or raises ``Wrong`` with a sentence a student can act
+on. ``run`` turns that into a Result: "not attempted" when the exercise's own stub raised
+``NotImplementedError("Exercise X.Y")``, "correct", or "wrong" with the reason.
+"""
+import dataclasses
+import os
+import traceback
+
+import numpy as np
+
+import nn
+
+CORRECT, WRONG, NOT_ATTEMPTED = "correct", "wrong", "not attempted"
+
+
+class Wrong(Exception):
+    """Raised by a check with the reason, in words a student understands."""
+
+
+@dataclasses.dataclass
+class Result:
+    exercise: str
+    status: str
+    message: str = ""
+
+    def __str__(self):
+        text = f"Exercise {self.exercise}: {self.status}"
+        return f"{text}\n    {self.message}" if self.message else text
+
+
+def run(exercise, check, module):
+    """Grade one exercise: call ``check(module)`` and classify how it ends."""
+    try:
+        check(module)
+    except NotImplementedError as e:
+        if str(e) == f"Exercise {exercise}":
+            return Result(exercise, NOT_ATTEMPTED)
+        return Result(exercise, WRONG, f"your code stopped at NotImplementedError({str(e)!r}); "
+                                       "finish that one first, this exercise uses it")
+    except Wrong as e:
+        return Result(exercise, WRONG, str(e))
+    except Exception as e:  # the student's code crashed: say where, in their file
+        return Result(exercise, WRONG, f"your code raised {type(e).__name__}: {e}{_where(e)}")
+    return Result(exercise, CORRECT)
+
+
+def _where(error):
+    """' (at ex04_convolution.py line 31)' for the deepest frame in an exercise file, else ''."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if os.sep + "grading" + os.sep not in f.filename]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" (at {os.path.basename(f.filename)} line {f.lineno}: {f.line})"
+
+
+def later_part(done, name, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` for the second function of a two-part exercise; if it is still
+    the stub, say that ``done`` is right and ``name`` is missing (not "not attempted")."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise Wrong(f"{done} is right, but {name} still raises NotImplementedError: "
+                    "finish it too") from None
+
+
+# --- comparing results ---------------------------------------------------------------------
+
+def as_host(a):
+    """A NumPy array of ``a`` (a Tensor, a NumPy array, a number, or a device array)."""
+    if isinstance(a, nn.Tensor):
+        a = a.data
+    return np.asarray(nn.to_host(a) if hasattr(a, "shape") else a)
+
+
+def check_array(what, got, expected, atol=1e-8, rtol=1e-6):
+    """Raise Wrong unless ``got`` is an array of ``expected``'s shape with close values.
+
+    The message names ``what``, the number of wrong elements, the worst one, and both values.
+    """
+    if got is None:
+        raise Wrong(f"{what}: your function returned None; did you forget `return`?")
+    if not hasattr(got, "shape"):
+        raise Wrong(f"{what}: expected an array of shape {tuple(expected.shape)}, "
+                    f"got {type(got).__name__}")
+    got_h, exp_h = as_host(got), as_host(expected)
+    if got_h.shape != exp_h.shape:
+        raise Wrong(f"{what} has shape {got_h.shape}, expected {exp_h.shape}")
+    if not np.all(np.isfinite(got_h)):
+        raise Wrong(f"{what} contains NaN or infinity at index "
+                    f"{_index(np.argwhere(~np.isfinite(got_h))[0])}")
+    excess = np.abs(got_h - exp_h) - (atol + rtol * np.abs(exp_h))
+    if excess.size and excess.max() > 0:
+        worst = np.unravel_index(int(excess.argmax()), excess.shape)
+        bad = int((excess > 0).sum())
+        raise Wrong(f"{what} is wrong at {bad} of {excess.size} elements; worst at index "
+                    f"{_index(worst)}: yours {got_h[worst]:.6g}, expected {exp_h[worst]:.6g} "
+                    f"(error {abs(got_h[worst] - exp_h[worst]):.3g})")
+
+
+def check_number(what, got, expected, atol=1e-8, rtol=1e-6):
+    """Raise Wrong unless ``got`` is a number within tolerance of ``expected``."""
+    try:
+        value = float(as_host(got))
+    except (TypeError, ValueError):
+        raise Wrong(f"{what}: expected a number, got {type(got).__name__}") from None
+    if not abs(value - expected) <= atol + rtol * abs(expected):
+        raise Wrong(f"{what}: yours {value:.10g}, expected {expected:.10g} "
+                    f"(error {abs(value - expected):.3g})")
+
+
+def _index(index):
+    return tuple(int(i) for i in index)
+
+
+def check_gradients(fn, inputs, names, **tolerances):
+    """nn.gradcheck of ``fn(*inputs)`` (float64 Tensors), its report reworded with input names.
+
+    names: one name per input, e.g. ("a", "b"): "gradient of input 1" becomes "gradient with
+    respect to b".
+    """
+    try:
+        nn.gradcheck(fn, inputs, **tolerances)
+    except nn.GradcheckError as e:
+        message = str(e)
+        for i, name in enumerate(names):
+            message = message.replace(f"gradient of input {i} ", f"the gradient with respect to "
+                                                                 f"{name} ")
+        raise Wrong(f"{message}. 'analytic' is what your backward returned, 'numeric' the "
+                    "central difference of the forward pass") from None
+
+
+def check_backward_shapes(function, arrays, names):
+    """Call ``function.forward(*arrays)`` then ``.backward(g)`` directly and check that one
+    gradient per input comes back, each of that input's shape."""
+    out = function.forward(*arrays)
+    g = np.random.default_rng(1).standard_normal(out.shape)
+    grads = function.backward(g)
+    if len(arrays) > 1:
+        if not isinstance(grads, tuple) or len(grads) != len(arrays):
+            count = len(grads) if isinstance(grads, tuple) else 1
+            raise Wrong(f"backward must return a tuple of {len(arrays)} gradients "
+                        f"({', '.join(names)}), one per input of forward; it returned {count}")
+    else:
+        grads = (grads,)
+    for name, a, ga in zip(names, arrays, grads):
+        if ga is None:
+            raise Wrong(f"backward returned None for the gradient with respect to {name}")
+        if tuple(getattr(ga, "shape", ())) != a.shape:
+            raise Wrong(f"the gradient with respect to {name} has shape "
+                        f"{tuple(getattr(ga, 'shape', ()))}, expected {a.shape} ({name}'s shape)")

@@ -1,0 +1,1 @@
+"""Reference solutions of the exercises, one file per lesson (for teachers)."""
