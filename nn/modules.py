@@ -31,8 +31,12 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                "before assigning attributes")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        # A replaced parameter or child keeps its place (as in PyTorch): state_dict keys stay
+        # in the same order when a layer is swapped.
+        if not isinstance(value, Parameter):
+            self._parameters.pop(name, None)
+        if not isinstance(value, Module):
+            self._modules.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
