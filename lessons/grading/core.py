@@ -47,10 +47,18 @@ def run(exercise, check, module):
     return Result(exercise, CORRECT)
 
 
+_NOT_THE_STUDENT = (os.sep + "grading" + os.sep, os.sep + "nn" + os.sep, "fake_cupy.py",
+                    os.path.dirname(os.__file__), os.path.dirname(np.__file__))
+
+
+def _is_student_file(filename):
+    """False for the grader, nn, the CuPy stand-in, the standard library and NumPy."""
+    return not any(part in filename for part in _NOT_THE_STUDENT)
+
+
 def _where(error):
     """' (at ex04_convolution.py line 31)' for the deepest frame in an exercise file, else ''."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if os.sep + "grading" + os.sep not in f.filename]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_student_file(f.filename)]
     if not frames:
         return ""
     f = frames[-1]
@@ -122,6 +130,10 @@ def check_gradients(fn, inputs, names, **tolerances):
     names: one name per input, e.g. ("a", "b"): "gradient of input 1" becomes "gradient with
     respect to b".
     """
+    # The checks draw their inputs from small seeds; an upstream gradient drawn from the same
+    # seed would repeat the input's numbers, and for instance norm a g that is an affine
+    # function of x has a zero gradient: a backward missing a term would pass.
+    tolerances.setdefault("seed", 20171)
     try:
         nn.gradcheck(fn, inputs, **tolerances)
     except nn.GradcheckError as e:

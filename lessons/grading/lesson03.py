@@ -48,7 +48,7 @@ def check_leaky_relu_backward(module):
     check_backward_shapes(module.LeakyReLU(0.2), (x.copy(),), ("x",))
     for slope in (0.2, 0.0):
         t = nn.Tensor(x.copy(), requires_grad=True)
-        check_gradients(lambda a: module.LeakyReLU(slope)(a), [t], (f"x (slope {slope})",))
+        check_gradients(lambda a: module.LeakyReLU(slope)(a), [t], (f"x with slope {slope}",))
 
 
 CHECKS = {"3.1": check_numerical_gradient, "3.2": check_leaky_relu_backward}

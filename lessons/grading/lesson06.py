@@ -32,7 +32,7 @@ def check_instance_norm_backward(module):
         x = rng.standard_normal(shape) * 2 + 1
         check_backward_shapes(module.InstanceNorm(), (x.copy(),), ("x",))
         t = nn.Tensor(x, requires_grad=True)
-        check_gradients(lambda a: module.InstanceNorm()(a), [t], (f"x (shape {shape})",))
+        check_gradients(lambda a: module.InstanceNorm()(a), [t], ("x",))
 
 
 CHECKS = {"6.1": check_instance_norm, "6.2": check_instance_norm_backward}

@@ -4,11 +4,13 @@ tests/fake_cupy.py wraps NumPy arrays in a device array that refuses, as CuPy do
 mixed with NumPy arrays or converted to one implicitly. When it is absent (an exercise folder
 copied out of the repository), the device part is replaced by a look at the source for NumPy.
 """
+import ast
 import importlib.util
 import inspect
 import os
 import re
 import sys
+import textwrap
 
 import numpy as np
 
@@ -45,7 +47,12 @@ def _on_device(what, fn, *args):
 
 
 def _names_numpy(fn):
-    match = re.search(r"\b(np|numpy)\.\w+", inspect.getsource(fn))
+    """The first 'np.something' in fn's code (its docstring and comments left out), or None."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    body = tree.body[0].body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        del body[0]
+    match = re.search(r"\b(np|numpy)\.\w+", ast.unparse(tree))
     return match.group(0) if match else None
 
 
