@@ -46,6 +46,8 @@ def test_catalog_lists_every_exercise():
     assert [r[0] for r in rows] == IDS
     for exercise, file in rows:
         assert EXERCISES[exercise][0] == file
+    readme = open(os.path.join(ROOT, "lessons", "exercises", "README.md"), encoding="utf-8").read()
+    assert [e for e in IDS if re.search(rf"\b{re.escape(e)} `", readme)] == IDS
 
 
 @pytest.mark.parametrize("exercise", IDS)
