@@ -426,7 +426,8 @@ BROKEN = [  # (exercise, module, what the grader must say)
     ("8.1", variant(s8, lsgan_discriminator_loss=d_loss_without_half),
      "lsgan_discriminator_loss(d_real, d_fake) = 0.5 * (mean((d_real - 1)^2) + mean(d_fake^2)): "
      "yours"),
-    ("8.1", variant(s8, lsgan_discriminator_loss=d_loss_as_number), "returned float64: return a Tensor"),
+    ("8.1", variant(s8, lsgan_discriminator_loss=d_loss_as_number),
+     "returned float64: return a Tensor"),
     ("8.1", variant(s8, lsgan_discriminator_loss=d_loss_cut_from_graph), "cut from the graph"),
     ("8.1", variant(s8, lsgan_generator_loss=g_loss_wrong_target),
      "lsgan_generator_loss(d_fake) = mean((d_fake - 1)^2): yours"),

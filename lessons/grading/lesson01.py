@@ -18,8 +18,8 @@ def check_value_backward(module):
     a, b, c = 1.5, -0.7, 2.3
     # Multiply by c afterwards so that the upstream gradient out.grad is not 1.
     ga, gb, gc = _grad_of(module, lambda a, b, c: (a * b) * c, (a, b, c))
-    check_number("for L = (a * b) * c with a = 1.5, b = -0.7, c = 2.3, dL/da "
-                 "(the upstream gradient out.grad of a * b is c; did you multiply by it?)", ga, b * c)
+    check_number("for L = (a * b) * c with a = 1.5, b = -0.7, c = 2.3, dL/da (the upstream "
+                 "gradient out.grad of a * b is c; did you multiply by it?)", ga, b * c)
     check_number("for L = (a * b) * c, dL/db", gb, a * c)
     (ga,) = _grad_of(module, lambda a: a * a, (a,))
     check_number("for L = a * a with a = 1.5, dL/da = 2a (a is used twice: the two contributions "

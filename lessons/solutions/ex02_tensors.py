@@ -20,8 +20,9 @@ def sum_to_shape(grad, shape):
     Hint: ``grad.sum(axis=axes, keepdims=True)`` keeps the stretched axes as 1s; then drop
     the added leading axes with ``.reshape(shape)``.
     """
-    extra = grad.ndim - len(shape)
-    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    extra = grad.ndim - len(shape)                      # leading axes broadcasting added
+    stretched = tuple(extra + i for i, n in enumerate(shape)
+                      if n == 1 and grad.shape[extra + i] != 1)
     return grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)
 
 

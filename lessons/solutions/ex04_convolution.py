@@ -36,7 +36,8 @@ def conv2d_weight_grad(x, g, kh, kw, stride=1, padding=0):
     x: (N, C_in, H, W), the layer's input; g: (N, C_out, OH, OW), dL/dy for
     y = conv2d(x, weight, stride=stride, padding=padding) -> (C_out, C_in, KH, KW) with
 
-        dL/dweight[o, c, i, j] = sum over n, p, q of g[n, o, p, q] * xpad[n, c, p*stride + i, q*stride + j]
+        dL/dweight[o, c, i, j] = sum over n, p, q of
+                                   g[n, o, p, q] * xpad[n, c, p*stride + i, q*stride + j]
 
     where xpad is x with ``padding`` zeros on every side.
     Hint: pad x, take ``im2col`` (exercise 4.1) of it: (N, C_in, KH, KW, OH, OW); then it is
