@@ -53,7 +53,13 @@ class SGD(Optimizer):
     def __init__(self, params, lr, momentum=0.0):
         super().__init__(params, lr)
         self.momentum = momentum
-        self.velocity = [None] * len(self.params)
+        # Zeros, not None: the first step still gives v = grad, and state_dict always has the
+        # velocity to save, so that a resumed run continues exactly.
+        self.velocity = ([get_array_module(p.data).zeros_like(p.data) for p in self.params]
+                         if momentum else [])
+
+    def _state_arrays(self):
+        return ("velocity",) if self.momentum else ()
 
     def step(self):
         for i, p in enumerate(self.params):
@@ -62,8 +68,9 @@ class SGD(Optimizer):
             g = p.grad
             if self.momentum:
                 v = self.velocity[i]
-                self.velocity[i] = g.copy() if v is None else v * self.momentum + g
-                g = self.velocity[i]
+                v *= self.momentum
+                v += g
+                g = v
             p.data -= self.lr * g
 
 
