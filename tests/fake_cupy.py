@@ -235,9 +235,19 @@ for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",
     setattr(DeviceArray, f"__i{_op}__", _inplace(f"__i{_op}__"))
 for _op in ("lt", "le", "gt", "ge", "eq", "ne"):
     setattr(DeviceArray, f"__{_op}__", _binary(f"__{_op}__"))
+
+
+def _unary(name):
+    operator = getattr(_np.ndarray, name)
+
+    def method(self):
+        return DeviceArray(operator(self._array))
+    method.__name__ = name
+    return method
+
+
 for _op in ("neg", "pos", "abs", "invert"):
-    setattr(DeviceArray, f"__{_op}__",
-            (lambda op: lambda self: DeviceArray(op(self._array)))(getattr(_np.ndarray, f"__{_op}__")))
+    setattr(DeviceArray, f"__{_op}__", _unary(f"__{_op}__"))
 
 
 # --- host <-> device --------------------------------------------------------------------------

@@ -94,6 +94,32 @@ def naive_pad(x, pads, mode):
     return y
 
 
+@pytest.mark.parametrize("shape, kernel, stride", [((2, 3, 5, 6), (3, 2), (1, 1)),
+                                                   ((1, 2, 7, 6), (3, 3), (2, 2)),
+                                                   ((1, 1, 6, 5), (2, 1), (2, 3))], ids=str)
+def test_im2col_and_col2im_are_adjoint_views(shape, kernel, stride, xp, to_xp):
+    """cols[n, c, i, j, y, z] = x[n, c, y*SH + i, z*SW + j]; col2im adds them back:
+    <im2col(x), cols> == <x, col2im(cols)>."""
+    from nn.convolution import col2im, im2col
+    (kh, kw), (sh, sw) = kernel, stride
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape)
+    cols = nn.to_host(im2col(to_xp(x), kh, kw, stride))
+    n, c, h, w = shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    assert cols.shape == (n, c, kh, kw, oh, ow)
+    for i in range(kh):
+        for j in range(kw):
+            for y in range(oh):
+                for z in range(ow):
+                    np.testing.assert_array_equal(cols[:, :, i, j, y, z],
+                                                  x[:, :, y * sh + i, z * sw + j])
+    c_rand = rng.standard_normal(cols.shape)
+    back = nn.to_host(col2im(to_xp(c_rand), h, w, stride))
+    assert back.shape == x.shape
+    assert abs((cols * c_rand).sum() - (x * back).sum()) <= 1e-10 * np.abs(cols * c_rand).sum()
+
+
 # N, C_in, H, W, C_out, KH, KW, stride, padding
 CONV_CASES = [
     (2, 3, 5, 7, 4, 3, 3, 1, 0),
