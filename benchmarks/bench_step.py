@@ -16,6 +16,7 @@ warm-up), images per second, GFLOP per step counted from the layer shapes, GFLOP
 this run's float32 matmul rate, peak memory, and the ratios ours/PyTorch.
 """
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -26,7 +27,7 @@ import time
 
 import numpy as np
 
-from common import load_torch, machine_line, matmul_rate, threads
+from common import machine_line, matmul_rate, threads
 
 CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
     "A": (64, 64, 6, 64, 1),
@@ -189,8 +190,21 @@ def worker(args):
                 times.append(time.perf_counter() - start)
             print(json.dumps(times), flush=True)
         elif command == "peak":
-            print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), flush=True)
+            print(json.dumps(peak_rss_mib()), flush=True)
             return
+
+
+def peak_rss_mib():
+    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss does not
+    (a child forked from a large parent would report at least the parent's size)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Worker:
@@ -250,7 +264,7 @@ def main():
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    torch_available = load_torch(threads()) is not None
+    torch_available = importlib.util.find_spec("torch") is not None  # imported by its worker only
     rate = matmul_rate()
     print(machine_line())
     print(f"float32 matmul 2048^3: {rate:.1f} GFLOP/s; each framework in its own process, "
