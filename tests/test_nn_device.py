@@ -131,7 +131,7 @@ def test_get_array_module_and_transfers(xp, to_xp):
     assert get_array_module(to_device(host, xp)) is xp
 
 
-def test_tensor_and_module_move_to_a_device(to_xp):
+def test_tensor_and_module_move_to_a_device():
     t = nn.Tensor(np.ones((2, 2), np.float32), requires_grad=True)
     moved = t.to(fake_cupy, dtype=np.float64)
     assert get_array_module(moved.data) is fake_cupy and moved.dtype == np.float64
