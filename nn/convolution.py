@@ -166,11 +166,13 @@ def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
     OH = (H - 1)*SH - 2*PH + KH + OPH. The full, uncropped result has (H - 1)*SH + KH rows;
     padding crops PH from each side and output_padding adds OPH rows at the bottom.
 
-    One matmul makes all the columns, (C_out*KH*KW, C_in) @ (C_in, N*H*W), with the weight
-    read transposed in place (copying it into another order costs as much as the matmul).
-    Each kernel offset's block cols[:, i, j] then holds whole contiguous (H, W) planes, and
-    is added, as one strided slice, straight into the cropped output: the parts that padding
-    crops are never added, nor copied.
+    One matmul per image makes the columns, (C_out*KH*KW, C_in) @ (C_in, H*W), with the
+    weight read transposed in place (copying it into another order costs as much as the
+    matmul). Each kernel offset's block cols[:, :, i, j] then holds whole contiguous (H, W)
+    planes in the output's (N, C_out) order, and is added, as one strided slice, straight
+    into the cropped output: the parts that padding crops are never added, nor copied.
+    (Putting the batch in the matmul's columns instead would make every add read a
+    transposed block, which costs more than the larger matmul saves.)
     """
     xp = get_array_module(x)
     c_in, c_out, kh, kw = weight.shape
@@ -186,7 +188,7 @@ def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
         flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
         return conv2d_array(x, flipped, (1, 1), (kh - 1 - ph, kw - 1 - pw))
     w_rows = weight.reshape(c_in, c_out * kh * kw).T
-    cols = (w_rows @ _channels_outer(x)).reshape(c_out, kh, kw, n, h, w)
+    cols = (w_rows @ x.reshape(n, c_in, h * w)).reshape(n, c_out, kh, kw, h, w)
     out = xp.zeros((n, c_out, oh, ow), dtype=cols.dtype)
     for i in range(kh):
         y0, ny, o0 = _overlap(i, sh, ph, h, oh)
@@ -196,7 +198,7 @@ def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
             z0, nz, q0 = _overlap(j, sw, pw, w, ow)
             if nz <= 0:
                 continue
-            block = cols[:, i, j, :, y0:y0 + ny, z0:z0 + nz].transpose(1, 0, 2, 3)
+            block = cols[:, :, i, j, y0:y0 + ny, z0:z0 + nz]
             out[:, :, o0:o0 + sh * (ny - 1) + 1:sh, q0:q0 + sw * (nz - 1) + 1:sw] += block
     return out
 
