@@ -4,9 +4,12 @@ A training step allocates and frees the same large arrays (activations, gradient
 columns) every iteration. glibc's malloc gives arrays above a threshold their own fresh pages
 (mmap) and hands freed ones back to the kernel, so every step touches brand-new pages, and
 each first touch is a page fault in which the kernel zeroes the page. On a virtual machine
-that costs as much as the arithmetic: a 3x3 convolution's weight gradient on (1, 256, 16, 16)
-took 3.5 ms with fresh pages and 1.5 ms with reused ones. PyTorch's GPU caching allocator
-exists for the same reason.
+that can cost as much as the arithmetic: a 3x3 convolution's weight gradient on
+(1, 256, 16, 16), called in a loop, took 3.5 ms with fresh pages and 1.5 ms with reused ones.
+glibc raises its threshold by itself once a large block has been freed, so a long loop of
+identical steps (a whole CycleGAN step) mostly settles without help; a loop over one layer,
+or a step whose arrays are larger than glibc's 32 MiB ceiling for that threshold, does not.
+PyTorch's GPU caching allocator exists for the same reason.
 
 ``keep_freed_memory()`` asks malloc to serve large arrays from its heap and not to return
 freed memory to the kernel. The resident size then stays at the step's peak (which a step
