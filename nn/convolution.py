@@ -13,6 +13,12 @@ and both weight gradients are one contraction of an ``im2col`` view with the oth
 (``conv2d_weight_grad``). ``col2im`` adds columns back into an image; it loops over the
 KH*KW kernel offsets and adds one strided slice each (no scatter), which is fast on NumPy and
 runs unchanged on CuPy.
+
+``im2col`` and ``col2im`` above are the plain versions the lessons build. The kernels below
+use the same ideas in the layouts a matmul wants (the batch in the matmul's columns, blocks
+that are contiguous), and for stride 1 pick between gathering (im2col, then multiply) and
+scattering (multiply, then shift and add) by which builds the smaller array in between:
+with few output channels, as in the generator's last layer, that is 20 times smaller.
 """
 from .backend import get_array_module
 
