@@ -18,7 +18,7 @@ runs unchanged on CuPy.
 use the same ideas in the layouts a matmul wants (the batch in the matmul's columns, blocks
 that are contiguous), and for stride 1 pick between gathering (im2col, then multiply) and
 scattering (multiply, then shift and add) by which builds the smaller array in between:
-with few output channels, as in the generator's last layer, that is 20 times smaller.
+with few output channels, as in the generator's last layer, that is 18 times smaller.
 """
 from .backend import get_array_module
 
