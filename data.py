@@ -15,19 +15,52 @@ import warnings
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTENSIONS", "find_images", "read_image", "load_folder", "to_model_range",
-           "to_uint8", "UnalignedLoader", "rng_state_array", "set_rng_state"]
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "read_image",
+           "load_folder", "to_model_range", "to_uint8", "UnalignedLoader", "rng_state_array",
+           "set_rng_state"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+LAYOUT = ("a dataset is a folder holding trainA/ and trainB/ (the images of each domain) and, "
+          "optionally, testA/ and testB/ (images shown in the sample grids)")
+
+
+def check_dataroot(root):
+    """Raise FileNotFoundError naming ``root`` unless it is a folder with trainA and trainB.
+
+    Called before anything is loaded or written, so a mistyped path fails in a second."""
+    if not os.path.exists(root):
+        raise FileNotFoundError(f"--dataroot {root!r} does not exist; {LAYOUT}")
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"--dataroot {root!r} is a file, not a folder; {LAYOUT}")
+    missing = [d for d in ("trainA", "trainB") if not os.path.isdir(os.path.join(root, d))]
+    if missing:
+        raise FileNotFoundError(f"--dataroot {root!r} has no {' and no '.join(missing)} "
+                                f"folder; {LAYOUT}")
 
 
 def find_images(folder):
     """Sorted paths of the files in ``folder`` whose names end in an image extension."""
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"no folder {folder!r}: a dataset needs the layout "
-                                "dataroot/trainA, trainB, testA, testB")
+        raise FileNotFoundError(f"no folder {folder!r}; {LAYOUT}")
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
     return [os.path.join(folder, n) for n in names]
+
+
+def _to_rgb(image):
+    """A Pillow image of any mode as an RGB one.
+
+    Pillow's own ``convert("RGB")`` clips 16-bit greyscale (modes "I;16", "I") at 255, which
+    turns a 16-bit scan into a white page; those are scaled to 8 bits first (x / 257, so 65535
+    becomes 255). Float images ("F") are taken to be in [0, 1]. Alpha is dropped, as the
+    official code does; CMYK, palette, 1-bit and greyscale go through Pillow's conversion.
+    """
+    from PIL import Image
+
+    if image.mode.startswith("I") or image.mode == "F":
+        x = np.asarray(image, dtype=np.float64)
+        x = x * 255 if image.mode == "F" else x / 257
+        image = Image.fromarray(np.clip(np.rint(x), 0, 255).astype(np.uint8))
+    return image.convert("RGB")
 
 
 def read_image(path, load_size):
@@ -35,13 +68,15 @@ def read_image(path, load_size):
 
     The EXIF orientation is applied first, so a phone photo is not trained on sideways;
     greyscale, palette and RGBA images become RGB (alpha is dropped, as the official code does).
+    16-bit images are scaled to 8 bits (see ``_to_rgb``). Any size and aspect ratio is
+    accepted: the resize to a square is the official transform (it stretches, never crops).
     Raises OSError (Pillow's UnidentifiedImageError is one) when the file cannot be decoded.
     """
     from PIL import Image, ImageOps  # imported here: `import data` stays cheap for the tests
 
     with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)
-        image = image.convert("RGB")
+        image = _to_rgb(image)
         image = image.resize((load_size, load_size), Image.BICUBIC)
         return np.asarray(image, dtype=np.uint8).copy()
 
@@ -50,9 +85,12 @@ def load_folder(folder, load_size, limit=None):
     """Every readable image of ``folder`` (or the first ``limit``): uint8 (N, load_size,
     load_size, 3) and their paths.
 
-    A file that cannot be decoded is skipped with one warning naming it; a folder with no
+    A file that cannot be decoded (not an image, truncated, corrupt, or a decompression bomb
+    larger than Pillow's limit) is skipped with one warning naming it; a folder with no
     readable image at all is an error, since training on nothing would fail much later.
     """
+    from PIL import Image
+
     images, paths = [], []
     candidates = find_images(folder)
     for path in candidates:
@@ -61,11 +99,13 @@ def load_folder(folder, load_size, limit=None):
         try:
             images.append(read_image(path, load_size))
             paths.append(path)
-        except (OSError, ValueError, SyntaxError) as e:  # Pillow raises all three on bad files
+        # Pillow raises all of these on bad files (SyntaxError from some plugins' parsers).
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
             warnings.warn(f"skipping {path}: not a readable image ({e})", stacklevel=2)
     if not images:
-        raise ValueError(f"{folder!r} holds no readable image (found {len(candidates)} files "
-                         f"with an image extension: {', '.join(IMAGE_EXTENSIONS)})")
+        raise ValueError(f"{folder!r} holds no readable image ({len(candidates)} files with an "
+                         f"image extension: {', '.join(IMAGE_EXTENSIONS)}); put the pictures of "
+                         "this domain there")
     return np.stack(images), paths
 
 

@@ -2,7 +2,8 @@
 
 On a terminal one line is redrawn in place (at most 5 times a second). When stderr is not a
 terminal (a CI log, a file), carriage returns would pile up into one enormous line, so a full
-line is printed only every ``log_every`` seconds and at the end of each epoch.
+line is printed after the first iteration (training has started, and how fast), then only
+every ``log_every`` seconds and at the end of each epoch.
 """
 import sys
 import time
@@ -29,7 +30,7 @@ class Progress:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.log_every, self.width = log_every, width
         self.start = time.monotonic()
-        self.last_draw = self.start  # the first line waits for an interval (or an epoch's end)
+        self.last_draw = self.start
         self.done, self.images = 0, 0
         self.average = {}
         self.line = ""
@@ -50,7 +51,7 @@ class Progress:
         self.line = (f"epoch {epoch}/{self.total_epochs} [{bar}] {iteration}/{self.per_epoch} "
                      f"{rate:.1f} img/s ETA {format_seconds(eta)} | {numbers}")
         interval = 0.2 if self.tty else self.log_every
-        if now - self.last_draw >= interval or iteration == self.per_epoch:
+        if now - self.last_draw >= interval or iteration == self.per_epoch or self.done == 1:
             self.last_draw = now
             self._draw()
 

@@ -11,10 +11,13 @@ nothing. Each epoch writes, under --out: samples/epoch_NNN.png (rows real A | fa
 real B | fake A | rec B on fixed test images), losses.csv, losses.png and checkpoint.npz.
 """
 import argparse
+import math
 import os
+import shlex
 import signal
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -198,33 +201,60 @@ def write_samples(model, test_A, test_B, path):
     io.save_png(path, io.sample_grid(rows))
 
 
+class RunError(Exception):
+    """A problem the user can fix: main prints it as one paragraph, without a traceback, and
+    exits with ``status`` (2 for bad input, 1 for a run that had to stop)."""
+
+    def __init__(self, message, status=2):
+        super().__init__(message)
+        self.status = status
+
+
+class NonFiniteLoss(RuntimeError):
+    """A loss became inf or NaN; the weights that produced it are not worth saving."""
+
+
+def resume_command(out, gpu=False):
+    """The exact command that continues the run in ``out``."""
+    script = os.path.relpath(os.path.abspath(__file__))
+    return f"python {shlex.quote(script)} --resume --out {shlex.quote(out)}" + (
+        " --gpu" if gpu else "")
+
+
 class Run:
     """A model, its data and its position; ``run(stop_after)`` trains, ``checkpoint()`` saves.
 
     ``epoch`` is the epoch being trained (1-based), ``iteration`` the number of its batches
-    already done; a checkpoint at the end of epoch e says (e + 1, 0).
+    already done; a checkpoint at the end of epoch e says (e + 1, 0). ``resume_from`` is a
+    checkpoint's path, or what ``training_io.load_checkpoint(path, with_sums=True)`` returned.
+    Nothing is written until the data are loaded and the checkpoint fits the model.
     """
 
     def __init__(self, config, device="cpu", resume_from=None, stream=None):
         self.config, self.stream = config, stream
         self.out = config["out"]
-        os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
         train_A, train_B, self.test_A, self.test_B, self.truth = load_data(config)
         self.loader = data.UnalignedLoader(train_A, train_B, config["crop_size"],
                                            config["batch_size"], seed=[config["seed"], 1])
         self.model = build_model(config, device)
         self.epoch, self.iteration = 1, 0
+        self.sums = dict.fromkeys(LOSSES, 0.0)  # of the current epoch's losses so far
         if resume_from is not None:
-            state, loader_state, self.epoch, self.iteration, _ = io.load_checkpoint(resume_from)
+            if isinstance(resume_from, (str, os.PathLike)):
+                resume_from = io.load_checkpoint(resume_from, with_sums=True)
+            state, loader_state, self.epoch, self.iteration, _, sums = resume_from
             self.model.load_state_dict(state)
             self.loader.load_state_dict(loader_state)
+            self.sums.update(sums)
+        self.saved_at = (self.epoch, self.iteration) if resume_from is not None else None
         self.total_epochs = config["n_epochs"] + config["n_epochs_decay"]
+        os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
         columns = ["epoch", "iterations", "seconds", "lr", *LOSSES] + (
             list(ERRORS) if self.truth else [])
         self.table = io.LossTable(os.path.join(self.out, "losses.csv"), columns)
         self.table.truncate(self.epoch - 1)
         self.history = []  # the losses of every step, for tests and curious readers
-        self.stop_requested = False  # set by Ctrl-C; the loop stops after the current step
+        self.stop_requested = False  # set by Ctrl-C or SIGTERM: stop after the current step
 
     @property
     def checkpoint_path(self):
@@ -232,41 +262,63 @@ class Run:
 
     def checkpoint(self):
         io.save_checkpoint(self.checkpoint_path, self.model, self.loader, self.epoch,
-                           self.iteration, self.config)
+                           self.iteration, self.config, self.sums)
+        self.saved_at = (self.epoch, self.iteration)
 
     def say(self, text):
         print(text, file=self.stream or sys.stdout, flush=True)
 
+    def warn(self, text):
+        print(f"warning: {text}", file=sys.stderr, flush=True)
+
     def run(self, stop_after=None):
-        """Train to the end (or for ``stop_after`` more iterations; then return False)."""
+        """Train to the end, or until a stop is requested or ``stop_after`` more iterations
+        are done; then return False, with the position ready for ``checkpoint()``.
+
+        Raises NonFiniteLoss (nothing saved after the last good checkpoint) when a loss is
+        inf or NaN, and OSError when a checkpoint cannot be written (the previous one stays).
+        """
         per_epoch = len(self.loader)
         done = (self.epoch - 1) * per_epoch + self.iteration
         progress = Progress(self.total_epochs, per_epoch, done=done,
                             stream=self.stream or sys.stderr)
         steps = 0
         while self.epoch <= self.total_epochs:
+            if self.stop_requested:  # a signal during the end of an epoch, or during set-up
+                return False
             if self.iteration == 0:
                 # As the official train.py: the schedule steps at the start of every epoch, so
                 # epoch e trains with the rate of step e (see cyclegan.linear_decay_rule).
                 self.model.update_learning_rate()
-            # Epoch means of the losses; after a resume, of the iterations run since.
-            start, sums, count = time.monotonic(), dict.fromkeys(LOSSES, 0.0), 0
+            start = time.monotonic()
             for real_A, real_B in self.loader.epoch(start=self.iteration):
-                if stop_after is not None and steps == stop_after:
-                    return False
                 losses = self.model.train_step(real_A, real_B)
+                bad = [k for k in LOSSES if not math.isfinite(losses[k])]
+                if bad:
+                    raise NonFiniteLoss(f"the {bad[0]} loss is {losses[bad[0]]} at epoch "
+                                        f"{self.epoch}, iteration {self.iteration + 1}")
                 self.history.append(losses)
                 self.iteration += 1
-                steps, count = steps + 1, count + 1
+                steps += 1
                 for k in LOSSES:
-                    sums[k] += losses[k]
+                    self.sums[k] += losses[k]
                 progress.update(self.epoch, self.iteration, losses, len(real_A))
-                if self.stop_requested:
+                if self.stop_requested or steps == stop_after:
                     return False
             progress.end_epoch()
-            self.end_epoch({k: v / max(count, 1) for k, v in sums.items()},
+            # The sums run over the whole epoch, across interruptions (the checkpoint keeps
+            # them); the seconds are those of this process only.
+            self.end_epoch({k: v / max(self.iteration, 1) for k, v in self.sums.items()},
                            time.monotonic() - start)
         return True
+
+    def _write(self, path, write):
+        """Write an output that training can do without; a failure (a full disk) is a warning."""
+        try:
+            write()
+        except OSError as e:
+            self.warn(f"could not write {path} ({e}); training goes on, the checkpoint is "
+                      "written separately")
 
     def end_epoch(self, mean_losses, seconds):
         """Per-epoch outputs, then the checkpoint that starts the next epoch."""
@@ -274,7 +326,7 @@ class Run:
         row = {"epoch": self.epoch, "iterations": self.iteration, "seconds": round(seconds, 1),
                "lr": lr, **mean_losses}
         grid = os.path.join(self.out, "samples", f"epoch_{self.epoch:03d}.png")
-        write_samples(self.model, self.test_A, self.test_B, grid)
+        self._write(grid, lambda: write_samples(self.model, self.test_A, self.test_B, grid))
         summary = f"epoch {self.epoch}/{self.total_epochs} done in {seconds:.0f} s"
         if self.truth:
             errors = evaluate(self.model, self.test_A, self.test_B)
@@ -282,61 +334,185 @@ class Run:
             summary += (f"; translation error G_A(A) vs true B {errors['error_AtoB']:.3f} "
                         f"(identity {errors['error_identity']:.3f}), "
                         f"G_B(B) vs true A {errors['error_BtoA']:.3f}")
-        self.table.append(row)
-        io.plot_losses(self.table.read(), os.path.join(self.out, "losses.png"))
+        self._write(self.table.path, lambda: self.table.append(row))
+        plot = os.path.join(self.out, "losses.png")
+        self._write(plot, lambda: io.plot_losses(self.table.read(), plot))
         self.epoch, self.iteration = self.epoch + 1, 0
+        self.sums = dict.fromkeys(LOSSES, 0.0)
         self.checkpoint()
         for name in ("G_A", "G_B"):  # each generator alone, for translate.py
-            nn.save(os.path.join(self.out, f"{name}.npz"), getattr(self.model, name).state_dict())
+            path = os.path.join(self.out, f"{name}.npz")
+            self._write(path, lambda: nn.save(path, getattr(self.model, name).state_dict()))
         self.say(summary)
         self.last_errors = row
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    device = "cpu"
-    if args.gpu:
-        try:
-            device = nn.backend.load_cupy()
-        except RuntimeError as e:
-            parser.exit(2, f"error: {e}\n")
-    config = resolve_config(args)
-    resume_from = None
-    if args.resume:
-        resume_from = os.path.join(config["out"], "checkpoint.npz")
-        if not os.path.exists(resume_from):
-            parser.error(f"--resume: there is no checkpoint at {resume_from}")
-        config = {**io.load_checkpoint(resume_from)[4], "out": config["out"]}
+# --- the command line's checks, each before anything slow or anything written -----------------
+
+def given_options(parser, argv):
+    """The destinations of the options written on the command line (not left to default)."""
+    probe = argparse.Namespace()
+    quiet = build_parser()
+    for action in quiet._actions:
+        action.default = argparse.SUPPRESS
+    quiet.parse_args(argv, probe)
+    return set(vars(probe))
+
+
+def load_device(gpu):
+    if not gpu:
+        return "cpu"
     try:
-        run = Run(config, device, resume_from)
-    except (ValueError, FileNotFoundError) as e:
-        parser.exit(2, f"error: {e}\n")
-    where = "GPU" if args.gpu else "CPU"
-    run.say(f"training on {'the built-in day2night dataset' if run.truth else config['dataroot']}"
-            f" ({len(run.loader.images_A)} A, {len(run.loader.images_B)} B images, "
-            f"{config['crop_size']}x{config['crop_size']} crops) on the {where}, "
-            f"{run.total_epochs} epochs of {len(run.loader)} iterations"
-            + (f", resuming at epoch {run.epoch} iteration {run.iteration}" if resume_from else ""))
-    started = time.monotonic()
+        return nn.backend.load_cupy()
+    except RuntimeError as e:
+        hint = ("" if "not installed" in str(e) else " Check that `nvidia-smi` lists a GPU and "
+                "that the CuPy package matches the CUDA version it reports;")
+        raise RuntimeError(f"{e}{hint} without --gpu the run trains on the CPU.") from e
+    except Exception as e:  # a broken CuPy install fails at import with its own errors
+        raise RuntimeError(f"--gpu: CuPy is installed but does not import ({e}); reinstall the "
+                           "build for your CUDA version, e.g. pip install cupy-cuda12x, or "
+                           "train without --gpu on the CPU.") from e
+
+
+def check_writable(out):
+    """Create ``out`` and write a file in it, so a bad --out fails now, not after an epoch."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, ".write-test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise RunError(f"cannot write to the output folder --out {out!r} ({e.strerror or e}); "
+                       "choose a folder you can write to with --out") from e
+
+
+def load_resumed(config, given, gpu):
+    """The checkpoint of ``--resume`` (loaded, checked) and the run's own configuration."""
+    path = os.path.join(config["out"], "checkpoint.npz")
+    if not os.path.exists(path):
+        raise RunError(f"--resume: there is no checkpoint at {path}; pass the --out of the "
+                       "run to continue, or start a new run without --resume")
+    try:
+        checkpoint = io.load_checkpoint(path, with_sums=True)
+    except (OSError, ValueError) as e:
+        raise RunError(f"--resume: cannot read the checkpoint {path}: {e}. Nothing was "
+                       "changed. If a crash damaged it, start a new run with another --out; "
+                       "copy the folder first if you want to keep its samples.") from e
+    saved = checkpoint[4]
+    if not set(saved) >= set(config) - {"out"}:
+        raise RunError(f"--resume: {path} lacks configuration entries "
+                       f"({', '.join(sorted(set(config) - set(saved) - {'out'}))}); it was "
+                       "written by another version of train.py")
+    for key in sorted(given - {"out", "resume", "gpu"}):
+        if saved[key] != config[key]:
+            raise RunError(f"--resume continues a run exactly as it was configured, but the "
+                           f"checkpoint {path} says --{key.replace('_', '-')} {saved[key]} and "
+                           f"the command line {config[key]}; drop the option, or start a new "
+                           "run with another --out")
+    return checkpoint, {**saved, "out": config["out"]}
+
+
+def prepare(parser, argv):
+    """Everything main checks before training: (config, device, checkpoint or None, gpu)."""
+    args = parser.parse_args(argv)
+    given = given_options(parser, argv)
+    try:
+        device = load_device(args.gpu)
+        config = resolve_config(args)
+    except (RuntimeError, ValueError) as e:
+        raise RunError(str(e)) from e
+    checkpoint = None
+    if args.resume:
+        checkpoint, config = load_resumed(config, given, args.gpu)
+    else:
+        path = os.path.join(config["out"], "checkpoint.npz")
+        if os.path.exists(path):
+            raise RunError(f"{config['out']} already holds a run ({path}); continue it with "
+                           f"{resume_command(config['out'], args.gpu)}, or start a new one "
+                           "with another --out (or after deleting that folder)")
+        if config["dataroot"] is not None:
+            try:
+                data.check_dataroot(config["dataroot"])
+            except FileNotFoundError as e:
+                raise RunError(str(e)) from e
+    check_writable(config["out"])
+    return config, device, checkpoint, args.gpu
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    """Train from the command line; returns the exit status (0 done, 1 stopped by a fault,
+    2 bad input, 128 + signal number when interrupted with a resumable checkpoint)."""
+    parser = build_parser()
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning  # one line naming the file, not a source excerpt
+        try:
+            return train(parser, argv)
+        except RunError as e:
+            parser.exit(e.status, f"error: {e}\n")
+
+
+def train(parser, argv):
+    config, device, checkpoint, gpu = prepare(parser, argv)
+    again = resume_command(config["out"], gpu)
+    received = []
 
     def stop_after_this_step(signum, frame):
         # A step interrupted halfway (generators updated, discriminators not) could not be
-        # resumed exactly, so Ctrl-C lets the step finish; a second Ctrl-C stops at once.
-        run.stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # resumed exactly, so Ctrl-C or SIGTERM lets the step finish; a second one stops at once.
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        if run is not None:
+            run.stop_requested = True
 
-    previous = signal.signal(signal.SIGINT, stop_after_this_step)
+    run = None
+    # Installed before the (slow) data loading, so an early signal is a clean stop too.
+    previous = {s: signal.signal(s, stop_after_this_step) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        finished = run.run()
+        try:
+            run = Run(config, device, checkpoint)
+        except (ValueError, FileNotFoundError, KeyError) as e:
+            what = f"the checkpoint {config['out']}/checkpoint.npz does not fit the model " \
+                   "its configuration describes: " if checkpoint else ""
+            raise RunError(what + str(e.args[0] if e.args else e)) from e
+        run.stop_requested = bool(received)
+        where = "GPU" if gpu else "CPU"
+        run.say(f"training on {'the built-in day2night dataset' if run.truth else config['dataroot']}"
+                f" ({len(run.loader.images_A)} A, {len(run.loader.images_B)} B images, "
+                f"{config['crop_size']}x{config['crop_size']} crops) on the {where}, "
+                f"{run.total_epochs} epochs of {len(run.loader)} iterations"
+                + (f", resuming at epoch {run.epoch} iteration {run.iteration}"
+                   if checkpoint else ""))
+        started = time.monotonic()
+        try:
+            finished = run.run()
+            if not finished:
+                run.checkpoint()
+        except KeyboardInterrupt:
+            print(f"\nstopped at once by a second signal: {_kept(run)}; continue with: {again}",
+                  file=sys.stderr)
+            return 128 + received[-1] if received else 130
+    except NonFiniteLoss as e:
+        raise RunError(f"training stopped: {e}. Nothing was saved after it: {_kept(run)}. A "
+                       "loss that blows up usually means the learning rate is too high for "
+                       "this data; start a new run with a smaller --lr (another --out).",
+                       status=1) from e
+    except OSError as e:
+        raise RunError(f"training stopped: could not write the checkpoint "
+                       f"{e.filename or run.checkpoint_path} ({e.strerror or e}); {_kept(run)}. "
+                       f"Free some space, then continue with: {again}", status=1) from e
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if not finished:
-        run.checkpoint()
         print(f"\ninterrupted: saved {run.checkpoint_path} at epoch {run.epoch} iteration "
-              f"{run.iteration}; continue with: python train.py --resume --out {run.out}",
-              file=sys.stderr)
-        return 130
+              f"{run.iteration}; continue with: {again}", file=sys.stderr)
+        return 128 + received[0] if received else 130
     run.say(f"finished in {time.monotonic() - started:.0f} s. Wrote to {run.out}/:\n"
             f"  samples/epoch_NNN.png  sample grids (rows real A | fake B | rec A | "
             f"real B | fake A | rec B)\n"
@@ -350,6 +526,13 @@ def main(argv=None):
                 f"{verdict} the identity mapping's {e['error_identity']:.3f} "
                 f"(mean absolute error in [-1, 1]; G_B: {e['error_BtoA']:.3f})")
     return 0
+
+
+def _kept(run):
+    if run.saved_at is None:
+        return "no checkpoint had been written yet"
+    return (f"{run.checkpoint_path} keeps the last good state (epoch {run.saved_at[0]}, "
+            f"iteration {run.saved_at[1]})")
 
 
 if __name__ == "__main__":

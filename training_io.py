@@ -3,7 +3,10 @@
 A checkpoint is one ``.npz`` written atomically by ``nn.save``: the model's own state_dict
 (four networks, both optimizers, the schedulers, both image pools, the model's random
 generator) plus ``train.*`` entries for the loop (epoch, iteration, the data generator's state,
-the configuration as JSON). Nothing in it is pickled.
+the running sums of the epoch's losses, the configuration as JSON). Nothing in it is pickled.
+
+Every file here is written the same way, to a temporary file renamed over the target: a crash
+or a full disk halfway through a write leaves the previous version whole, never half a file.
 """
 import csv
 import json
@@ -42,44 +45,56 @@ def sample_grid(rows, labels=GRID_ROWS, min_tile=64, gap=2):
     return np.asarray(canvas)
 
 
+def _replace_atomically(path, write):
+    """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it over
+    ``path``; on any failure the temporary file is removed and ``path`` is left as it was."""
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{ext}"  # same extension: Pillow and matplotlib pick the format from it
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def save_png(path, image):
     """Write uint8 (H, W, 3) to ``path``, through a temporary file renamed over the target."""
     from PIL import Image
 
-    tmp = path + ".tmp.png"
-    Image.fromarray(image).save(tmp)
-    os.replace(tmp, path)
+    _replace_atomically(path, lambda tmp: Image.fromarray(image).save(tmp))
 
 
 class LossTable:
-    """A CSV of one row per epoch. The header is written when the file is created; a resumed
-    run appends to it, after dropping rows from epochs the checkpoint had not reached."""
+    """A CSV of one row per epoch. A resumed run keeps the rows of the epochs its checkpoint
+    had finished and drops the others. The file is small, so every change rewrites it whole,
+    atomically: a full disk can cost the newest row, never the table."""
 
     def __init__(self, path, columns):
         self.path, self.columns = path, list(columns)
 
+    def _write(self, rows):
+        def write(tmp):
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+        _replace_atomically(self.path, write)
+
     def truncate(self, last_epoch):
         """Keep only rows with epoch <= last_epoch (a run resumed from an older checkpoint)."""
-        if not os.path.exists(self.path):
-            return
-        rows = self.read()
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, self.columns)
-            writer.writeheader()
-            writer.writerows(r for r in rows if int(r["epoch"]) <= last_epoch)
+        if os.path.exists(self.path):
+            self._write([r for r in self.read() if int(r["epoch"]) <= last_epoch])
 
     def append(self, row):
-        new = not os.path.exists(self.path)
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, self.columns)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
-                             for k, v in row.items()})
+        row = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+        self._write((self.read() if os.path.exists(self.path) else []) + [row])
 
     def read(self):
+        """The rows as dicts of strings; a row without a whole-number epoch is left out."""
         with open(self.path, newline="") as f:
-            return list(csv.DictReader(f))
+            return [r for r in csv.DictReader(f) if (r.get("epoch") or "").isdigit()]
 
 
 def plot_losses(rows, path, losses=("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B",
@@ -108,34 +123,50 @@ def plot_losses(rows, path, losses=("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_
                title="translation error on the test scenes")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        _replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=100))
+    finally:
+        plt.close(fig)
 
 
-def save_checkpoint(path, model, loader, epoch, iteration, config):
+def save_checkpoint(path, model, loader, epoch, iteration, config, sums=None):
     """Write everything needed to continue exactly: the model's state, the data generator's
-    state, the position (``epoch`` to run, ``iteration`` batches of it already done), and the
-    configuration (JSON) so that translate.py can rebuild the networks."""
+    state, the position (``epoch`` to run, ``iteration`` batches of it already done), the
+    running sums of the epoch's losses ({name: float}, so a resumed epoch's mean is the whole
+    epoch's), and the configuration (JSON) so that translate.py can rebuild the networks."""
     state = dict(model.state_dict())
     state.update({f"train.data.{k}": v for k, v in loader.state_dict().items()})
+    state.update({f"train.sums.{k}": np.float64(v) for k, v in (sums or {}).items()})
     state["train.epoch"] = np.int64(epoch)
     state["train.iteration"] = np.int64(iteration)
     state["train.config"] = np.array(json.dumps(config))
     nn.save(path, state)
 
 
-def load_checkpoint(path):
-    """(model state, loader state, epoch, iteration, config) from ``save_checkpoint``'s file."""
+def load_checkpoint(path, with_sums=False):
+    """(model state, loader state, epoch, iteration, config) from ``save_checkpoint``'s file,
+    and the loss sums as a sixth item when ``with_sums``.
+
+    Raises FileNotFoundError, or ValueError naming the file when it is truncated, corrupt,
+    holds pickled objects (refused unread) or is not a training checkpoint."""
     state = nn.load(path)
-    if "train.config" not in state:
-        raise ValueError(f"{path} is not a training checkpoint (it has no train.config entry)")
-    loader = {k[len("train.data."):]: state.pop(k) for k in list(state)
-              if k.startswith("train.data.")}
-    epoch, iteration = int(state.pop("train.epoch")), int(state.pop("train.iteration"))
-    config = json.loads(str(state.pop("train.config")))
-    return state, loader, epoch, iteration, config
+    missing = [k for k in ("train.config", "train.epoch", "train.iteration") if k not in state]
+    if missing:
+        raise ValueError(f"{path} is not a training checkpoint (it has no {missing[0]} entry; "
+                         "a G_A.npz or G_B.npz holds one generator, for translate.py only)")
+    try:
+        loader = {k[len("train.data."):]: state.pop(k) for k in list(state)
+                  if k.startswith("train.data.")}
+        sums = {k[len("train.sums."):]: float(state.pop(k)) for k in list(state)
+                if k.startswith("train.sums.")}
+        epoch, iteration = int(state.pop("train.epoch")), int(state.pop("train.iteration"))
+        config = json.loads(str(state.pop("train.config")))
+    except (TypeError, ValueError) as e:  # a non-scalar position, a config that is not JSON
+        raise ValueError(f"{path} has a damaged train.* entry ({e})") from e
+    if not isinstance(config, dict) or epoch < 1 or iteration < 0:
+        raise ValueError(f"{path} has a damaged train.* entry (epoch {epoch}, iteration "
+                         f"{iteration}, config {type(config).__name__})")
+    return (state, loader, epoch, iteration, config) + ((sums,) if with_sums else ())
 
 
 def generator_state(state, name):

@@ -167,7 +167,9 @@ def test_progress_is_a_bar_on_a_terminal_and_sparse_lines_in_a_log():
                 bar.update(epoch, i, losses, images=1)
             bar.end_epoch()
     lines = log.getvalue().splitlines()
-    assert len(lines) == 2 and "\r" not in log.getvalue()  # one line per epoch end
+    # The first iteration (training has started), then one line per epoch end.
+    assert len(lines) == 3 and "\r" not in log.getvalue()
+    assert lines[0].startswith("epoch 1/2 [....................] 1/50")
     assert lines[-1].startswith("epoch 2/2 [####################] 50/50")
     assert "img/s" in lines[-1] and "ETA 0:00" in lines[-1] and "G_A 1.000" in lines[-1]
     assert tty.getvalue().count("\r") >= 2 and tty.getvalue().endswith("\n")
