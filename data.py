@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "read_image",
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "to_rgb", "read_image",
            "load_folder", "to_model_range", "to_uint8", "UnalignedLoader", "rng_state_array",
            "set_rng_state"]
 
@@ -46,7 +46,7 @@ def find_images(folder):
     return [os.path.join(folder, n) for n in names]
 
 
-def _to_rgb(image):
+def to_rgb(image):
     """A Pillow image of any mode as an RGB one.
 
     Pillow's own ``convert("RGB")`` clips 16-bit greyscale (modes "I;16", "I") at 255, which
@@ -68,7 +68,7 @@ def read_image(path, load_size):
 
     The EXIF orientation is applied first, so a phone photo is not trained on sideways;
     greyscale, palette and RGBA images become RGB (alpha is dropped, as the official code does).
-    16-bit images are scaled to 8 bits (see ``_to_rgb``). Any size and aspect ratio is
+    16-bit images are scaled to 8 bits (see ``to_rgb``). Any size and aspect ratio is
     accepted: the resize to a square is the official transform (it stretches, never crops).
     Raises OSError (Pillow's UnidentifiedImageError is one) when the file cannot be decoded.
     """
@@ -76,7 +76,7 @@ def read_image(path, load_size):
 
     with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)
-        image = _to_rgb(image)
+        image = to_rgb(image)
         image = image.resize((load_size, load_size), Image.BICUBIC)
         return np.asarray(image, dtype=np.uint8).copy()
 

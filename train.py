@@ -128,6 +128,8 @@ def resolve_config(args):
             config[key] = defaults[key]
     if config["load_size"] is None:
         config["load_size"] = 2 * round(config["crop_size"] * 286 / 256 / 2)
+    if config["n_epochs"] + config["n_epochs_decay"] == 0:
+        raise ValueError("--n-epochs and --n-epochs-decay are both 0: there is nothing to train")
     if config["load_size"] < config["crop_size"]:
         raise ValueError(f"--load-size {config['load_size']} is smaller than --crop-size "
                          f"{config['crop_size']}; the crop must fit inside the image")
@@ -160,10 +162,14 @@ def load_data(config):
     train_B, _ = data.load_folder(os.path.join(root, "trainB"), config["load_size"])
     tests = []
     for domain, train in (("A", train_A), ("B", train_B)):
-        folder = os.path.join(root, "test" + domain)
-        images = (data.load_folder(folder, config["crop_size"], limit=N_GRID)[0]
-                  if os.path.isdir(folder) else train[:N_GRID, :config["crop_size"],
-                                                      :config["crop_size"]])
+        folder, images = os.path.join(root, "test" + domain), None
+        if os.path.isdir(folder):
+            try:
+                images = data.load_folder(folder, config["crop_size"], limit=N_GRID)[0]
+            except ValueError as e:  # the test folders are optional: an empty one is no error
+                warnings.warn(f"{e}; the sample grids show training images instead")
+        if images is None:
+            images = train[:N_GRID, :config["crop_size"], :config["crop_size"]]
         tests.append(data.to_model_range(images))
     return train_A, train_B, tests[0], tests[1], False
 
@@ -349,7 +355,7 @@ class Run:
 
 # --- the command line's checks, each before anything slow or anything written -----------------
 
-def given_options(parser, argv):
+def given_options(argv):
     """The destinations of the options written on the command line (not left to default)."""
     probe = argparse.Namespace()
     quiet = build_parser()
@@ -416,7 +422,7 @@ def load_resumed(config, given, gpu):
 def prepare(parser, argv):
     """Everything main checks before training: (config, device, checkpoint or None, gpu)."""
     args = parser.parse_args(argv)
-    given = given_options(parser, argv)
+    given = given_options(argv)
     try:
         device = load_device(args.gpu)
         config = resolve_config(args)

@@ -67,7 +67,7 @@ def _read(path, resize):
     from PIL import Image, ImageOps
 
     with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
+        image = data.to_rgb(ImageOps.exif_transpose(image))
         if resize:
             scale = resize / min(image.size)
             image = image.resize((max(1, round(image.width * scale)),
@@ -100,21 +100,31 @@ def main(argv=None):
         generator = load_generator(args.checkpoint, args.direction, device)
     except (OSError, ValueError, KeyError) as e:
         p.exit(2, f"error: cannot load a generator from {args.checkpoint}: {e}\n")
+    if not os.path.exists(args.input):
+        p.exit(2, f"error: there is no file or folder {args.input!r} to translate\n")
     paths = data.find_images(args.input) if os.path.isdir(args.input) else [args.input]
     if not paths:
         p.exit(2, f"error: {args.input} holds no images\n")
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        p.exit(2, f"error: cannot create the output folder --out {args.out!r} ({e.strerror or e}); "
+                  "choose a folder you can write to\n")
     from PIL import Image
     failed = 0
     for path in paths:
         try:
             image = _read(path, args.resize)
-        except OSError as e:
-            print(f"skipping {path}: not a readable image ({e})", file=sys.stderr)
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+            print(f"warning: skipping {path}: not a readable image ({e})", file=sys.stderr)
             failed += 1
             continue
         target = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0] + ".png")
-        Image.fromarray(translate_image(generator, image)).save(target)
+        try:
+            Image.fromarray(translate_image(generator, image)).save(target)
+        except OSError as e:
+            p.exit(1, f"error: cannot write {target} ({e.strerror or e}); free some space or "
+                      "choose another --out\n")
         print(f"{path} -> {target}")
     return 1 if failed == len(paths) else 0
 
