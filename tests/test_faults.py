@@ -1,0 +1,179 @@
+"""Faults during training: a save killed midway, Ctrl-C and SIGTERM, a loss that blows up, a
+full disk. Each leaves a checkpoint that resumes, and a resumed run continues exactly (the same
+losses and weights as a run never interrupted)."""
+import errno
+import glob
+import io
+import os
+import shlex
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cyclegan
+import nn
+import train
+import training_io
+from test_robustness import ROOT, TINY, assert_clean_error, run_main
+
+ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def final_weights(out):
+    state = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz"))[0]
+    return {k: v for k, v in state.items() if ".model." in k}
+
+
+def assert_same_weights(one, two):
+    assert one.keys() == two.keys()
+    for k in one:
+        np.testing.assert_array_equal(one[k], two[k], err_msg=k)
+
+
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory):
+    """The uninterrupted TINY run: its output folder."""
+    out = tmp_path_factory.mktemp("whole") / "run"
+    assert train.main(TINY + ["--out", str(out)]) == 0
+    return out
+
+
+def leftovers(out):
+    return [p for p in glob.glob(os.path.join(out, "**", "*"), recursive=True)
+            if ".tmp" in os.path.basename(p)]
+
+
+def test_a_checkpoint_save_killed_midway_leaves_the_previous_one(whole_run, tmp_path, capsys,
+                                                                 monkeypatch):
+    out = tmp_path / "run"
+    real_save, real_write = nn.save, np.lib.format.write_array
+    saves, kept = [], {}
+
+    def save(path, arrays):
+        saves.append(os.path.basename(path))
+        if saves.count("checkpoint.npz") == 2:  # the end of epoch 2: fail partway through
+            kept["bytes"] = (out / "checkpoint.npz").read_bytes()
+            written = []
+
+            def write_array(fp, array, *args, **kwargs):
+                if len(written) == 5:
+                    fp.write(b"\0" * 100)
+                    raise ENOSPC
+                written.append(1)
+                return real_write(fp, array, *args, **kwargs)
+            monkeypatch.setattr(np.lib.format, "write_array", write_array)
+        return real_save(path, arrays)
+    monkeypatch.setattr(nn, "save", save)
+    status, _, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert_clean_error(status, err, "could not write the checkpoint", "No space left on device",
+                       "epoch 2, iteration 0", f"--resume --out {out}", code=1)
+    assert (out / "checkpoint.npz").read_bytes() == kept["bytes"] and not leftovers(out)
+
+    monkeypatch.undo()
+    status, printed, err = run_main(train.main, ["--resume", "--out", str(out)], capsys)
+    assert status == 0 and "resuming at epoch 2 iteration 0" in printed, err
+    assert_same_weights(final_weights(out), final_weights(whole_run))
+
+
+def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys,
+                                                                    monkeypatch):
+    out = tmp_path / "run"
+    real_step, calls, kept = cyclegan.CycleGAN.train_step, [], {}
+
+    def train_step(self, real_A, real_B):
+        calls.append(1)
+        losses = real_step(self, real_A, real_B)
+        if len(calls) == 3:  # epoch 2 (of two batches each), iteration 1
+            kept.update({name: (out / name).read_bytes()
+                         for name in ("checkpoint.npz", "G_A.npz", "losses.csv")})
+            losses["cycle_B"] = float("nan")
+        return losses
+    monkeypatch.setattr(cyclegan.CycleGAN, "train_step", train_step)
+    status, _, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert_clean_error(status, err, "the cycle_B loss is nan at epoch 2, iteration 1",
+                       "epoch 2, iteration 0", "--lr", code=1)
+    assert {name: (out / name).read_bytes() for name in kept} == kept
+
+
+def test_resume_after_any_iteration_continues_exactly(tmp_path):
+    """Stopped after each of the run's iterations (inside an epoch and at its very end),
+    then resumed: every later loss, the end weights and the loss table equal the whole run's."""
+    quiet = io.StringIO()
+    config = train.resolve_config(train.build_parser().parse_args(
+        TINY + ["--n-epochs", "2", "--out", str(tmp_path / "whole")]))
+    whole = train.Run(config, stream=quiet)
+    assert whole.run() is True
+    steps = len(whole.history)
+    assert steps == 6  # 3 epochs of 2 batches
+    table = [{k: v for k, v in r.items() if k != "seconds"} for r in whole.table.read()]
+    for k in range(1, steps):
+        split = {**config, "out": str(tmp_path / f"split{k}")}
+        first = train.Run(split, stream=quiet)
+        assert first.run(stop_after=k) is False
+        first.checkpoint()
+        second = train.Run(split, stream=quiet, resume_from=first.checkpoint_path)
+        assert second.run() is True
+        assert second.history == whole.history[k:], k
+        assert_same_weights(final_weights(split["out"]), final_weights(config["out"]))
+        assert [{c: v for c, v in r.items() if c != "seconds"}
+                for r in second.table.read()] == table, k
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_after_the_step_saves_and_says_how_to_resume(tmp_path, signum):
+    """A real signal to a real train.py once it iterates; the command it prints resumes it."""
+    out = str(tmp_path / "run")
+    argv = TINY + ["--crop-size", "48", "--load-size", "52", "--n-train", "8",
+                   "--batch-size", "1", "--out", out]
+    child = subprocess.Popen([sys.executable, "train.py", *argv], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in child.stderr:  # the progress line after the first iteration
+            if line.startswith("epoch 1/2"):
+                break
+        child.send_signal(signum)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    _, _, epoch, iteration, _ = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz"))
+    assert epoch == 1 and 1 <= iteration < 8  # stopped inside the first epoch
+    command = err.split("continue with: ")[1].strip()
+    assert command == f"python train.py --resume --out {out}"
+    if signum != signal.SIGINT:
+        return
+    done = subprocess.run([sys.executable] + shlex.split(command)[1:], cwd=ROOT, text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming at epoch 1 iteration {iteration}" in done.stdout
+    whole = str(tmp_path / "whole")
+    assert train.main(argv[:-1] + [whole]) == 0
+    assert_same_weights(final_weights(out), final_weights(whole))
+
+
+def test_a_full_disk_for_samples_and_plots_is_a_warning(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+    from matplotlib.figure import Figure
+
+    def full_disk(self, fp, *args, **kwargs):
+        with open(fp, "wb") as f:
+            f.write(b"\x89PNG half")  # some bytes made it, then the disk was full
+        raise ENOSPC
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    out = tmp_path / "run"
+    status, _, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert status == 0, err
+    for name in ("samples/epoch_001.png", "samples/epoch_002.png", "losses.png"):
+        assert f"warning: could not write {out / name} ([Errno {errno.ENOSPC}] No space left" \
+            in err, name
+        assert not (out / name).exists()
+    assert not leftovers(out)
+    monkeypatch.undo()
+    _, _, epoch, iteration, _ = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    assert (epoch, iteration) == (3, 0)
+    assert len(training_io.LossTable(str(out / "losses.csv"), []).read()) == 2
