@@ -9,6 +9,13 @@ domains of procedurally drawn landscapes where the true translation of every tes
 known, so each epoch also reports the translation error of G_A against the error of doing
 nothing. Each epoch writes, under --out: samples/epoch_NNN.png (rows real A | fake B | rec A |
 real B | fake A | rec B on fixed test images), losses.csv, losses.png and checkpoint.npz.
+
+A run is never lost: every file is replaced atomically; Ctrl-C or SIGTERM finishes the current
+iteration, saves a checkpoint and prints the command that resumes it exactly; a non-finite loss
+or a checkpoint that cannot be written stops the run with the last good checkpoint kept; a
+sample grid or plot that cannot be written (a full disk) is a warning. A new run refuses an
+--out that already holds one. Mistakes on the command line, in --dataroot or in a checkpoint
+end in one paragraph saying what is wrong and what to do (exit status 2; 1 for a fault).
 """
 import argparse
 import math
