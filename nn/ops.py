@@ -7,7 +7,7 @@ from .backend import get_array_module
 from .tensor import Function, Tensor
 
 __all__ = ["add", "sub", "mul", "div", "neg", "power", "matmul", "exp", "log", "abs",
-           "sum", "mean", "reshape", "transpose", "getitem"]
+           "sum", "mean", "reshape", "transpose", "getitem", "cat"]
 
 
 class Add(Function):
@@ -178,6 +178,27 @@ class GetItem(Function):
         return out
 
 
+class Cat(Function):
+    """Join arrays along one axis, as ``torch.cat``; the gradient is cut back into pieces."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        self.bounds = [0]
+        for a in arrays:
+            self.bounds.append(self.bounds[-1] + a.shape[self.axis])
+        return get_array_module(*arrays).concatenate(arrays, axis=self.axis)
+
+    def backward(self, g):
+        index = [slice(None)] * g.ndim
+        pieces = []
+        for start, stop in zip(self.bounds, self.bounds[1:]):
+            index[self.axis] = slice(start, stop)
+            pieces.append(g[tuple(index)])
+        return tuple(pieces)
+
+
 def add(a, b): return Add()(a, b)
 def sub(a, b): return Sub()(a, b)
 def mul(a, b): return Mul()(a, b)
@@ -215,6 +236,14 @@ def transpose(a, *axes):
 
 def getitem(a, index):
     return GetItem(index)(a)
+
+
+def cat(tensors, axis=0):
+    """Tensors of equal shape but along ``axis`` -> one tensor: (N1, ...), (N2, ...) -> (N1 + N2, ...)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    return Cat(axis)(*tensors)
 
 
 def _swap(fn):
