@@ -8,7 +8,8 @@ Without --dataroot the model learns the built-in "day2night" dataset (builtin_da
 domains of procedurally drawn landscapes where the true translation of every test image is
 known, so each epoch also reports the translation error of G_A against the error of doing
 nothing. Each epoch writes, under --out: samples/epoch_NNN.png (rows real A | fake B | rec A |
-real B | fake A | rec B on fixed test images), losses.csv, losses.png and checkpoint.npz.
+real B | fake A | rec B on fixed test images), losses.csv, losses.png, checkpoint.npz, and
+each generator's weights G_A.npz and G_B.npz (for translate.py).
 
 A run is never lost: every file is replaced atomically; Ctrl-C or SIGTERM finishes the current
 iteration, saves a checkpoint and prints the command that resumes it exactly; a non-finite loss
@@ -531,7 +532,8 @@ def train(parser, argv):
             f"real B | fake A | rec B)\n"
             f"  losses.csv, losses.png  losses per epoch\n"
             f"  checkpoint.npz  networks, optimizers, pools and random states "
-            f"(python translate.py --checkpoint {run.checkpoint_path} IMAGE)")
+            f"(python translate.py --checkpoint {run.checkpoint_path} IMAGE)\n"
+            f"  G_A.npz, G_B.npz  each generator alone, for translate.py")
     if run.truth and getattr(run, "last_errors", None):
         e = run.last_errors
         verdict = "below" if e["error_AtoB"] < e["error_identity"] else "NOT below"
