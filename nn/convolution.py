@@ -115,7 +115,7 @@ def _channels_outer(x):
     return x.transpose(1, 0, 2, 3).reshape(c, n * h * w)
 
 
-def conv2d_array(x, weight, stride, padding):
+def conv2d_array(x, weight, stride, padding, saved=None):
     """y[n, o] = sum over c, i, j of weight[o, c, i, j] * xpad[n, c, y*SH + i, z*SW + j].
 
     x: (N, C_in, H, W), weight: (C_out, C_in, KH, KW) -> (N, C_out, OH, OW)
@@ -126,6 +126,10 @@ def conv2d_array(x, weight, stride, padding):
     C_in*KH*KW*N*OH*OW numbers; for stride 1, scatter (``_conv2d_scatter``) builds
     C_out*KH*KW*N*HP*WP. Scatter wins with few output channels: the generator's last layer
     (64 -> 3 channels, 7x7, 64x64) builds 0.7 M numbers instead of 12.8 M.
+
+    ``saved``, a dict, receives saved["columns"] when the gather road built them: the weight
+    gradient multiplies the same columns (``conv2d_weight_grad(..., columns=)``), and keeping
+    them from forward saves building them a second time.
     """
     c_out, c_in, kh, kw = weight.shape
     n, _, h, w = x.shape
@@ -133,7 +137,10 @@ def conv2d_array(x, weight, stride, padding):
     oh, ow = output_size(h, kh, stride[0], ph), output_size(w, kw, stride[1], pw)
     if tuple(stride) == (1, 1) and c_out * (h + 2 * ph) * (w + 2 * pw) < c_in * oh * ow:
         return _conv2d_scatter(x, weight, padding)
-    y = weight.reshape(c_out, c_in * kh * kw) @ _columns(x, kh, kw, stride, padding)
+    cols = _columns(x, kh, kw, stride, padding)
+    if saved is not None:
+        saved["columns"] = cols
+    y = weight.reshape(c_out, c_in * kh * kw) @ cols
     return _channels_first(y, n, oh, ow)
 
 
@@ -239,7 +246,7 @@ def _conv_transpose2d_rows(x, weight, padding):
     return xp.ascontiguousarray(full[:, :, ph:hf - ph, pw:wf - pw])
 
 
-def conv2d_weight_grad(x, grad_out, kernel_size, stride, padding):
+def conv2d_weight_grad(x, grad_out, kernel_size, stride, padding, columns=None):
     """dL/dweight of conv2d: gw[o, c, i, j] = sum over n, y, z of
     grad_out[n, o, y, z] * xpad[n, c, y*SH + i, z*SW + j].
 
@@ -249,10 +256,15 @@ def conv2d_weight_grad(x, grad_out, kernel_size, stride, padding):
     matrix from the gradient instead (C_out*KH*KW*N*(HP+1)*WP numbers against im2col's
     C_in*KH*KW*N*OH*OW): 9 times faster for the generator's last layer, 64 -> 3 channels.
     With the roles of the two tensors exchanged it is also the weight gradient of
-    conv_transpose2d (see ``ConvTranspose2d.backward``).
+    conv_transpose2d (see ``ConvTranspose2d.backward``). ``columns``: forward's im2col
+    matrix of x (``conv2d_array(..., saved=)``), used instead of building it again; x may
+    then be None.
     """
     kh, kw = kernel_size
     n, c_out, oh, ow = grad_out.shape
+    if columns is not None:
+        gw = _channels_outer(grad_out) @ columns.T
+        return gw.reshape(c_out, columns.shape[0] // (kh * kw), kh, kw)
     c_in = x.shape[1]
     h, w = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
     if tuple(stride) == (1, 1) and c_out * (h + 1) * w < c_in * oh * ow:
