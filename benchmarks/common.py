@@ -80,7 +80,27 @@ def cpu_model():
     return "unknown CPU"
 
 
+def blas_kernel():
+    """The kernel family OpenBLAS picked at load time (e.g. Haswell, SkylakeX), asked of
+    NumPy's bundled OpenBLAS; "unknown" for another BLAS."""
+    import ctypes
+    import glob
+    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs",
+                                       "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                     "openblas_get_corename64_", "openblas_get_corename"):
+            if hasattr(lib, name):
+                fn = getattr(lib, name)
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return "unknown"
+
+
 def machine_line():
     return (f"{cpu_model()}, {threads()} threads, "
-            f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
-            f"numpy {np.__version__}")
+            f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
+            f"(OpenBLAS kernel: {blas_kernel()}), numpy {np.__version__}")
