@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 import nn
+from nn.serialization import replace_atomically
 from data import to_uint8
 
 __all__ = ["sample_grid", "save_png", "LossTable", "plot_losses", "save_checkpoint",
@@ -45,25 +46,11 @@ def sample_grid(rows, labels=GRID_ROWS, min_tile=64, gap=2):
     return np.asarray(canvas)
 
 
-def _replace_atomically(path, write):
-    """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it over
-    ``path``; on any failure the temporary file is removed and ``path`` is left as it was."""
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{ext}"  # same extension: Pillow and matplotlib pick the format from it
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_png(path, image):
     """Write uint8 (H, W, 3) to ``path``, through a temporary file renamed over the target."""
     from PIL import Image
 
-    _replace_atomically(path, lambda tmp: Image.fromarray(image).save(tmp))
+    replace_atomically(path, lambda tmp: Image.fromarray(image).save(tmp))
 
 
 class LossTable:
@@ -80,7 +67,7 @@ class LossTable:
                 writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
                 writer.writeheader()
                 writer.writerows(rows)
-        _replace_atomically(self.path, write)
+        replace_atomically(self.path, write)
 
     def truncate(self, last_epoch):
         """Keep only rows with epoch <= last_epoch (a run resumed from an older checkpoint)."""
@@ -124,7 +111,7 @@ def plot_losses(rows, path, losses=("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_
         ax.legend(fontsize=8)
     fig.tight_layout()
     try:
-        _replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=100))
+        replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=100))
     finally:
         plt.close(fig)
 

@@ -10,30 +10,52 @@ import zipfile
 
 from .backend import to_host, numpy as _host
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "replace_atomically"]
+
+
+def replace_atomically(path, write):
+    """Call ``write(tmp)`` to fill a temporary file beside ``path``, flush it to disk, then
+    rename it over ``path``. On any failure the temporary file is removed and ``path`` is left
+    as it was. ``tmp`` ends like ``path`` (libraries that pick a format from the extension
+    still do), and the file gets the permissions a plain ``open`` would give it.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private (0600)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save(path, arrays):
-    """Write {name: array or number} to ``path`` (.npz). Device arrays are copied to the host."""
-    path = os.fspath(path)
+    """Write {name: array or number} to ``path`` (.npz), atomically (``replace_atomically``).
+    Device arrays are copied to the host."""
     host = {}
     for name, value in arrays.items():
         value = to_host(value) if hasattr(value, "shape") else _host.asarray(value)
         if value.dtype == object:
             raise TypeError(f"nn.save: {name!r} is an object array; only numeric arrays are saved")
         host[name] = value
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp):
+        with open(tmp, "wb") as f:  # a file object: savez would append ".npz" to a name
             _host.savez(f, **host)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    replace_atomically(path, write)
 
 
 def load(path):
