@@ -424,7 +424,21 @@ def load_resumed(config, given, gpu):
                            f"checkpoint {path} says --{key.replace('_', '-')} {saved[key]} and "
                            f"the command line {config[key]}; drop the option, or start a new "
                            "run with another --out")
+    remove_interrupted_writes(config["out"])
     return checkpoint, {**saved, "out": config["out"]}
+
+
+def remove_interrupted_writes(out):
+    """A save killed midway (SIGKILL, power loss) leaves its temporary file behind, as large
+    as a checkpoint; the run it belonged to is the one being resumed, so nothing else is
+    writing there now."""
+    freed = 0
+    for folder in (out, os.path.join(out, "samples")):
+        if os.path.isdir(folder):
+            freed += nn.serialization.remove_interrupted_writes(folder)
+    if freed:
+        print(f"removed {freed / 2**20:.1f} MiB of temporary files that a save killed midway "
+              f"left in {out}", flush=True)
 
 
 def prepare(parser, argv):

@@ -10,7 +10,9 @@ import zipfile
 
 from .backend import to_host, numpy as _host
 
-__all__ = ["save", "load", "replace_atomically"]
+__all__ = ["save", "load", "replace_atomically", "remove_interrupted_writes"]
+
+_TEMPORARY = ".tmp-"  # the prefix of replace_atomically's temporary files
 
 
 def replace_atomically(path, write):
@@ -21,7 +23,7 @@ def replace_atomically(path, write):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY, suffix=os.path.splitext(path)[1], dir=folder)
     os.close(fd)
     try:
         write(tmp)
@@ -33,6 +35,20 @@ def replace_atomically(path, write):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_interrupted_writes(folder):
+    """Delete the temporary files that ``replace_atomically`` left in ``folder`` when its
+    process was killed mid-write (SIGKILL, power loss: no chance to clean up). Each can be as
+    large as a checkpoint. Call it only while nothing else writes into ``folder``.
+    Returns the number of bytes freed."""
+    freed = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(_TEMPORARY) and entry.is_file(follow_symlinks=False):
+                freed += entry.stat().st_size
+                os.remove(entry.path)
+    return freed
 
 
 def _umask():

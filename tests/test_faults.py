@@ -2,7 +2,6 @@
 full disk. Each leaves a checkpoint that resumes, and a resumed run continues exactly (the same
 losses and weights as a run never interrupted)."""
 import errno
-import glob
 import io
 import os
 import shlex
@@ -42,8 +41,10 @@ def whole_run(tmp_path_factory):
 
 
 def leftovers(out):
-    return [p for p in glob.glob(os.path.join(out, "**", "*"), recursive=True)
-            if ".tmp" in os.path.basename(p)]
+    """Every file under ``out`` with ".tmp" in its name, hidden ones included (glob would
+    skip the ".tmp-*" files of replace_atomically)."""
+    return sorted(os.path.join(folder, name) for folder, _, names in os.walk(out)
+                  for name in names if ".tmp" in name)
 
 
 def test_a_checkpoint_save_killed_midway_leaves_the_previous_one(whole_run, tmp_path, capsys,
@@ -76,6 +77,23 @@ def test_a_checkpoint_save_killed_midway_leaves_the_previous_one(whole_run, tmp_
     status, printed, err = run_main(train.main, ["--resume", "--out", str(out)], capsys)
     assert status == 0 and "resuming at epoch 2 iteration 0" in printed, err
     assert_same_weights(final_weights(out), final_weights(whole_run))
+
+
+def test_resume_removes_what_a_save_killed_midway_left_behind(tmp_path, capsys):
+    """A SIGKILL mid-save leaves replace_atomically's temporary file; --resume deletes such
+    files in the run folder and its samples, and nothing else."""
+    out = tmp_path / "run"
+    assert train.main(TINY + ["--out", str(out)]) == 0
+    checkpoint = out / ".tmp-k1ll3d.npz"
+    checkpoint.write_bytes(b"\0" * 3 * 2**20)
+    (out / "samples" / ".tmp-x7.png").write_bytes(b"\0" * 2**19)
+    (out / "notes.tmp").write_text("the user's own file")
+    before = leftovers(out)
+    status, printed, err = run_main(train.main, ["--resume", "--out", str(out)], capsys)
+    assert status == 0, err
+    assert f"removed 3.5 MiB of temporary files that a save killed midway left in {out}" in printed
+    assert len(before) == 3 and leftovers(out) == [str(out / "notes.tmp")]
+    assert (out / "notes.tmp").read_text() == "the user's own file"
 
 
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys,
