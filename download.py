@@ -27,8 +27,9 @@ DATASETS = ("apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2phot
             "cezanne2photo", "ukiyoe2photo", "vangogh2photo", "maps", "cityscapes", "facades",
             "iphone2dslr_flower", "ae_photos")
 
-# The official script's address; the same files are mirrored at
-# https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/ (use --base-url if one is down).
+# The address in the official download script (datasets/download_cyclegan_dataset.sh); the
+# same files are published at http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/ (use
+# --base-url if one is down).
 BASE_URL = "https://people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/"
 
 _SPLIT = re.compile(r"^(train|test|val)[AB]$")
