@@ -69,15 +69,25 @@ def matmul_rate(n=2048, repeats=5):
     return 2 * n ** 3 / t / 1e9
 
 
-def cpu_model():
+def _cpuinfo(field):
+    """The value of ``field`` for the first CPU in /proc/cpuinfo, or None."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.split(":", 1)[0].strip() == field:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "unknown CPU"
+    return None
+
+
+def cpu_model():
+    """The CPU's name and its widest vector extension: the ratio to PyTorch depends on it,
+    since PyTorch's own kernels use AVX-512 where the CPU has it."""
+    flags = (_cpuinfo("flags") or "").split()
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    name = _cpuinfo("model name") or "unknown CPU"
+    return f"{name} ({vector})" if vector else name
 
 
 def blas_kernel():
