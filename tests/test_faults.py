@@ -84,8 +84,7 @@ def test_resume_removes_what_a_save_killed_midway_left_behind(tmp_path, capsys):
     files in the run folder and its samples, and nothing else."""
     out = tmp_path / "run"
     assert train.main(TINY + ["--out", str(out)]) == 0
-    checkpoint = out / ".tmp-k1ll3d.npz"
-    checkpoint.write_bytes(b"\0" * 3 * 2**20)
+    (out / ".tmp-k1ll3d.npz").write_bytes(b"\0" * 3 * 2**20)
     (out / "samples" / ".tmp-x7.png").write_bytes(b"\0" * 2**19)
     (out / "notes.tmp").write_text("the user's own file")
     before = leftovers(out)
