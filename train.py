@@ -424,11 +424,10 @@ def load_resumed(config, given, gpu):
                            f"checkpoint {path} says --{key.replace('_', '-')} {saved[key]} and "
                            f"the command line {config[key]}; drop the option, or start a new "
                            "run with another --out")
-    remove_interrupted_writes(config["out"])
     return checkpoint, {**saved, "out": config["out"]}
 
 
-def remove_interrupted_writes(out):
+def clean_up_killed_saves(out):
     """A save killed midway (SIGKILL, power loss) leaves its temporary file behind, as large
     as a checkpoint; the run it belonged to is the one being resumed, so nothing else is
     writing there now."""
@@ -453,6 +452,7 @@ def prepare(parser, argv):
     checkpoint = None
     if args.resume:
         checkpoint, config = load_resumed(config, given, args.gpu)
+        clean_up_killed_saves(config["out"])
     else:
         path = os.path.join(config["out"], "checkpoint.npz")
         if os.path.exists(path):
