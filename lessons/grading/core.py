@@ -57,7 +57,7 @@ def _is_student_file(filename):
 
 
 def _where(error):
-    """' (at ex04_convolution.py line 31)' for the deepest frame in an exercise file, else ''."""
+    """' (at ex05_convolution.py line 31)' for the deepest frame in an exercise file, else ''."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_student_file(f.filename)]
     if not frames:
         return ""

@@ -1,65 +1,57 @@
-"""Checks of lesson 8: the LSGAN losses (value and gradient) and reflection padding (against
-a loop from the definition and against nn.functional.pad)."""
+"""Checks of lesson 8: optimizer steps, compared step by step with nn.optim."""
 import numpy as np
 
 import nn
-import nn.functional as F
 
-from .core import Wrong, check_array, check_gradients, check_number, later_part
+from .core import Wrong, check_array
 
-MODULE = "ex08_gan"
-
-
-def check_loss(what, loss, expected, fn, inputs, names):
-    """A loss must be a one-element Tensor in the graph, with the right value and gradients."""
-    if not isinstance(loss, nn.Tensor):
-        raise Wrong(f"{what} returned {type(loss).__name__}: return a Tensor built from Tensor "
-                    "operations, so that backward reaches the networks")
-    if loss.data.size != 1:
-        raise Wrong(f"{what} returned a Tensor of shape {tuple(loss.shape)}: a loss is one "
-                    "number; take the mean")
-    check_number(what, loss.data, expected, atol=1e-10)
-    if not loss.requires_grad:
-        raise Wrong(f"{what} is cut from the graph (it does not require grad): compute it from "
-                    "the Tensors themselves, not from their .data")
-    check_gradients(fn, inputs, names)
+MODULE = "ex08_optimizers"
 
 
-def check_lsgan_losses(module):
+def _unpack(result, count, what):
+    if not isinstance(result, tuple) or len(result) != count:
+        raise Wrong(f"{what} must return a tuple of {count} arrays; it returned "
+                    f"{type(result).__name__}" + (f" of {len(result)}"
+                                                   if isinstance(result, tuple) else ""))
+    return result
+
+
+def _gradients(rng, steps, shape):
+    return [rng.standard_normal(shape) for _ in range(steps)]
+
+
+def check_sgd_momentum(module):
     rng = np.random.default_rng(0)
-    real, fake = rng.standard_normal((2, 1, 3, 3)) + 0.5, rng.standard_normal((2, 1, 3, 3))
-    d_real, d_fake = nn.Tensor(real, requires_grad=True), nn.Tensor(fake, requires_grad=True)
-    check_loss("lsgan_discriminator_loss(d_real, d_fake) = 0.5 * (mean((d_real - 1)^2) + "
-               "mean(d_fake^2))", module.lsgan_discriminator_loss(d_real, d_fake),
-               0.5 * (np.mean((real - 1) ** 2) + np.mean(fake ** 2)),
-               module.lsgan_discriminator_loss, [d_real, d_fake], ("d_real", "d_fake"))
-    loss = later_part("lsgan_discriminator_loss", "lsgan_generator_loss",
-                      module.lsgan_generator_loss, d_fake)
-    check_loss("lsgan_generator_loss(d_fake) = mean((d_fake - 1)^2)", loss,
-               np.mean((fake - 1) ** 2), module.lsgan_generator_loss, [d_fake], ("d_fake",))
+    for lr, momentum in [(0.1, 0.9), (0.05, 0.0)]:
+        start = rng.standard_normal((3, 4))
+        param = nn.Parameter(start.copy())
+        optimizer = nn.optim.SGD([param], lr=lr, momentum=momentum)
+        mine, velocity = start.copy(), np.zeros_like(start)
+        for step, grad in enumerate(_gradients(rng, 3, start.shape), 1):
+            param.grad = grad
+            optimizer.step()
+            mine, velocity = _unpack(module.sgd_momentum_step(mine, grad.copy(), velocity, lr,
+                                                              momentum), 2, "sgd_momentum_step")
+            check_array(f"the parameter after step {step} (lr={lr}, momentum={momentum}), "
+                        "compared with nn.optim.SGD", mine, param.data, atol=1e-12)
 
 
-def _mirror(k, n):
-    return -k if k < 0 else 2 * (n - 1) - k if k >= n else k
+def check_adam(module):
+    rng = np.random.default_rng(0)
+    for lr, betas in [(0.01, (0.9, 0.999)), (2e-4, (0.5, 0.999))]:   # default, and CycleGAN's
+        start = rng.standard_normal((3, 4))
+        param = nn.Parameter(start.copy())
+        optimizer = nn.optim.Adam([param], lr=lr, betas=betas)
+        mine, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+        for t, grad in enumerate(_gradients(rng, 3, start.shape), 1):
+            param.grad = grad
+            optimizer.step()
+            mine, m, v = _unpack(module.adam_step(mine, grad.copy(), m, v, t, lr=lr, betas=betas),
+                                 3, "adam_step")
+            check_array(f"m after step {t} (betas={betas})", m, optimizer.m[0], atol=1e-12)
+            check_array(f"v after step {t} (betas={betas})", v, optimizer.v[0], atol=1e-12)
+            check_array(f"the parameter after step {t} (lr={lr}, betas={betas}), compared with "
+                        "nn.optim.Adam", mine, param.data, atol=1e-12, rtol=1e-9)
 
 
-def _reflect_pad_loops(x, p):
-    n, c, h, w = x.shape
-    out = np.zeros((n, c, h + 2 * p, w + 2 * p))
-    for i in range(h + 2 * p):
-        for j in range(w + 2 * p):
-            out[:, :, i, j] = x[:, :, _mirror(i - p, h), _mirror(j - p, w)]
-    return out
-
-
-def check_reflect_pad(module):
-    x = np.random.default_rng(0).standard_normal((2, 3, 5, 4))
-    for p in (1, 2, 3, 0):
-        got = module.reflect_pad(x.copy(), p)
-        what = f"reflect_pad(x of shape {x.shape}, p={p})"
-        check_array(what, got, _reflect_pad_loops(x, p), atol=0, rtol=0)
-        check_array(what + " against nn.functional.pad(x, (p, p, p, p), 'reflect')", got,
-                    F.pad(nn.Tensor(x), (p, p, p, p), "reflect").data, atol=0, rtol=0)
-
-
-CHECKS = {"8.1": check_lsgan_losses, "8.2": check_reflect_pad}
+CHECKS = {"8.1": check_sgd_momentum, "8.2": check_adam}

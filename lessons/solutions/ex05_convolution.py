@@ -1,15 +1,15 @@
-"""Exercises of lesson 4: convolution by im2col, and its backward pass.
+"""Exercises of lesson 5: convolution by im2col, and its backward pass.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 Write them with ``xp = nn.get_array_module(x)`` instead of ``np`` and they run on a GPU too.
 
-Grade with: python -m lessons.grade 4.1    (and 4.2, 4.3)
+Grade with: python -m lessons.grade 5.1    (and 5.2, 5.3)
 """
 import nn
 
 
 def im2col(x, kh, kw, stride):
-    """Exercise 4.1: every KH x KW window of an (already padded) image, as a strided view.
+    """Exercise 5.1: every KH x KW window of an (already padded) image, as a strided view.
 
     x: (N, C, H, W) -> a view (N, C, KH, KW, OH, OW) with OH = (H - KH) // stride + 1,
     OW = (W - KW) // stride + 1 and
@@ -31,7 +31,7 @@ def im2col(x, kh, kw, stride):
 
 
 def conv2d_weight_grad(x, g, kh, kw, stride=1, padding=0):
-    """Exercise 4.2: the gradient of conv2d with respect to its weight.
+    """Exercise 5.2: the gradient of conv2d with respect to its weight.
 
     x: (N, C_in, H, W), the layer's input; g: (N, C_out, OH, OW), dL/dy for
     y = conv2d(x, weight, stride=stride, padding=padding) -> (C_out, C_in, KH, KW) with
@@ -40,7 +40,7 @@ def conv2d_weight_grad(x, g, kh, kw, stride=1, padding=0):
                                    g[n, o, p, q] * xpad[n, c, p*stride + i, q*stride + j]
 
     where xpad is x with ``padding`` zeros on every side.
-    Hint: pad x, take ``im2col`` (exercise 4.1) of it: (N, C_in, KH, KW, OH, OW); then it is
+    Hint: pad x, take ``im2col`` (exercise 5.1) of it: (N, C_in, KH, KW, OH, OW); then it is
     one ``xp.tensordot`` of g and the columns over the axes n, p, q.
     """
     xp = nn.get_array_module(x)
@@ -52,7 +52,7 @@ def conv2d_weight_grad(x, g, kh, kw, stride=1, padding=0):
 
 
 def col2im(cols, h, w, stride):
-    """Exercise 4.3: the adjoint of im2col, the heart of conv2d's input gradient.
+    """Exercise 5.3: the adjoint of im2col, the heart of conv2d's input gradient.
 
     cols: (N, C, KH, KW, OH, OW); h, w: the image size -> (N, C, H, W) with every entry added
     onto the pixel im2col read it from (pixels in several windows receive the sum):

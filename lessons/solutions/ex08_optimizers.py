@@ -1,14 +1,14 @@
-"""Exercises of lesson 7: one step of SGD with momentum, and one of Adam.
+"""Exercises of lesson 8: one step of SGD with momentum, and one of Adam.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 7.1    (and 7.2)
+Grade with: python -m lessons.grade 8.1    (and 8.2)
 """
 import nn
 
 
 def sgd_momentum_step(param, grad, velocity, lr, momentum):
-    """Exercise 7.1: one step of stochastic gradient descent with momentum (PyTorch's rule).
+    """Exercise 8.1: one step of stochastic gradient descent with momentum (PyTorch's rule).
 
     param, grad, velocity: arrays of one shape; lr, momentum: floats
     -> (new_param, new_velocity), arrays of that shape:
@@ -24,7 +24,7 @@ def sgd_momentum_step(param, grad, velocity, lr, momentum):
 
 
 def adam_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-    """Exercise 7.2: one step of Adam (Kingma and Ba 2015) with bias correction.
+    """Exercise 8.2: one step of Adam (Kingma and Ba 2015) with bias correction.
 
     param, grad, m, v: arrays of one shape (m and v start at zeros); t: the number of this
     step, 1 for the first; lr, betas = (b1, b2), eps: floats -> (new_param, new_m, new_v):

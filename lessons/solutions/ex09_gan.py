@@ -1,15 +1,15 @@
-"""Exercises of lesson 8: the least-squares GAN losses, and reflection padding.
+"""Exercises of lesson 9: the least-squares GAN losses, and reflection padding.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 8.1    (and 8.2)
+Grade with: python -m lessons.grade 9.1    (and 9.2)
 """
 import nn
 import nn.functional as F
 
 
 def lsgan_discriminator_loss(d_real, d_fake):
-    """Exercise 8.1, part 1: the LSGAN loss of the discriminator (Mao et al. 2017).
+    """Exercise 9.1, part 1: the LSGAN loss of the discriminator (Mao et al. 2017).
 
     d_real: Tensor, D's scores of real images, any shape (a PatchGAN gives (N, 1, 30, 30));
     d_fake: Tensor, D's scores of generated images, any shape -> a one-element Tensor:
@@ -24,7 +24,7 @@ def lsgan_discriminator_loss(d_real, d_fake):
 
 
 def lsgan_generator_loss(d_fake):
-    """Exercise 8.1, part 2: the LSGAN loss of the generator.
+    """Exercise 9.1, part 2: the LSGAN loss of the generator.
 
     d_fake: Tensor, D's scores of generated images, any shape -> a one-element Tensor:
 
@@ -37,7 +37,7 @@ def lsgan_generator_loss(d_fake):
 
 
 def reflect_pad(x, p):
-    """Exercise 8.2: reflection padding, the forward pass (what nn.ReflectionPad2d computes).
+    """Exercise 9.2: reflection padding, the forward pass (what nn.ReflectionPad2d computes).
 
     x: (N, C, H, W), p: int with 0 <= p < min(H, W) -> (N, C, H + 2p, W + 2p). The border
     mirrors the image about its edge pixel, without repeating it: a row [a b c d] padded by 2

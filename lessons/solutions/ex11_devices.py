@@ -1,8 +1,8 @@
-"""Exercises of lesson 10: code that runs on any device, and moving data at the edges.
+"""Exercises of lesson 11: code that runs on any device, and moving data at the edges.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 10.1    (and 10.2). The grader runs your code on NumPy
+Grade with: python -m lessons.grade 11.1    (and 11.2). The grader runs your code on NumPy
 and on the tests' CuPy stand-in (tests/fake_cupy.py), a device array that, like CuPy, refuses
 to be mixed with NumPy arrays or converted to one implicitly.
 """
@@ -10,7 +10,7 @@ import nn
 
 
 def normalize(x, mean, std):
-    """Exercise 10.1: a device-agnostic op, per-channel normalization.
+    """Exercise 11.1: a device-agnostic op, per-channel normalization.
 
     x: (N, C, H, W) array on any device (NumPy, CuPy, ...), any float dtype; mean, std:
     sequences of C Python floats -> (N, C, H, W), on x's device and with x's dtype:
@@ -30,7 +30,7 @@ def normalize(x, mean, std):
 
 
 def image_grid(batch, ncols):
-    """Exercise 10.2: a batch on any device -> one host image, at the edge where it is saved.
+    """Exercise 11.2: a batch on any device -> one host image, at the edge where it is saved.
 
     batch: (N, C, H, W) array on any device, values in [-1, 1] (a generator's tanh output);
     ncols: images per row -> a NumPy uint8 array (rows*H, ncols*W, C), rows = ceil(N / ncols):

@@ -1,8 +1,8 @@
-"""Exercises of lesson 10: code that runs on any device, and moving data at the edges.
+"""Exercises of lesson 11: code that runs on any device, and moving data at the edges.
 
 Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
 
-Grade with: python -m lessons.grade 10.1    (and 10.2). The grader runs your code on NumPy
+Grade with: python -m lessons.grade 11.1    (and 11.2). The grader runs your code on NumPy
 and on the tests' CuPy stand-in (tests/fake_cupy.py), a device array that, like CuPy, refuses
 to be mixed with NumPy arrays or converted to one implicitly.
 """
@@ -10,7 +10,7 @@ import nn
 
 
 def normalize(x, mean, std):
-    """Exercise 10.1: a device-agnostic op, per-channel normalization.
+    """Exercise 11.1: a device-agnostic op, per-channel normalization.
 
     x: (N, C, H, W) array on any device (NumPy, CuPy, ...), any float dtype; mean, std:
     sequences of C Python floats -> (N, C, H, W), on x's device and with x's dtype:
@@ -22,11 +22,11 @@ def normalize(x, mean, std):
     Hint: ``xp = nn.get_array_module(x)``, then ``xp.asarray(mean, dtype=x.dtype)`` reshaped
     to (1, C, 1, 1) so that it broadcasts.
     """
-    raise NotImplementedError("Exercise 10.1")
+    raise NotImplementedError("Exercise 11.1")
 
 
 def image_grid(batch, ncols):
-    """Exercise 10.2: a batch on any device -> one host image, at the edge where it is saved.
+    """Exercise 11.2: a batch on any device -> one host image, at the edge where it is saved.
 
     batch: (N, C, H, W) array on any device, values in [-1, 1] (a generator's tanh output);
     ncols: images per row -> a NumPy uint8 array (rows*H, ncols*W, C), rows = ceil(N / ncols):
@@ -38,4 +38,4 @@ def image_grid(batch, ncols):
     Hint: build the grid where it is cheap, then move it once with ``nn.to_host``; only
     (N, C, H, W) -> (H, W, C) needs a transpose.
     """
-    raise NotImplementedError("Exercise 10.2")
+    raise NotImplementedError("Exercise 11.2")

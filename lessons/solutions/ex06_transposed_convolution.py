@@ -1,14 +1,14 @@
-"""Exercises of lesson 5: transposed convolution and the size formulas.
+"""Exercises of lesson 6: transposed convolution and the size formulas.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 5.1    (and 5.2)
+Grade with: python -m lessons.grade 6.1    (and 6.2)
 """
 import nn
 
 
 def conv_transpose2d(x, weight, stride=1, padding=0):
-    """Exercise 5.1: the forward pass of a transposed convolution, on arrays.
+    """Exercise 6.1: the forward pass of a transposed convolution, on arrays.
 
     x: (N, C_in, H, W), weight: (C_in, C_out, KH, KW) -> (N, C_out, OH, OW) with
     OH = (H - 1)*stride - 2*padding + KH (and OW likewise). Every input pixel spreads a copy
@@ -19,7 +19,7 @@ def conv_transpose2d(x, weight, stride=1, padding=0):
     and then ``padding`` rows and columns are cropped from every side of ``full``.
     Hint: one ``xp.tensordot`` of x and weight over C_in gives, for every input pixel, its
     (C_out, KH, KW) patch; then loop over the kernel offsets (i, j) and add strided slices,
-    as col2im does (exercise 4.3).
+    as col2im does (exercise 5.3).
     """
     xp = nn.get_array_module(x)
     n, _, h, w = x.shape
@@ -35,7 +35,7 @@ def conv_transpose2d(x, weight, stride=1, padding=0):
 
 
 def conv_output_size(size, kernel, stride=1, padding=0):
-    """Exercise 5.2, part 1: the output length of a convolution along one axis.
+    """Exercise 6.2, part 1: the output length of a convolution along one axis.
 
     size, kernel, stride, padding: ints -> int, floor((size + 2*padding - kernel) / stride) + 1.
     Example: a 7x7 kernel with padding 3 keeps a 256-pixel side: (256 + 6 - 7) // 1 + 1 = 256.
@@ -45,7 +45,7 @@ def conv_output_size(size, kernel, stride=1, padding=0):
 
 
 def conv_transpose_output_size(size, kernel, stride=1, padding=0, output_padding=0):
-    """Exercise 5.2, part 2: the output length of a transposed convolution along one axis.
+    """Exercise 6.2, part 2: the output length of a transposed convolution along one axis.
 
     size, kernel, stride, padding, output_padding: ints -> int,
     (size - 1)*stride - 2*padding + kernel + output_padding.

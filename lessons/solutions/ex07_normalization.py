@@ -1,14 +1,14 @@
-"""Exercises of lesson 6: instance normalization, forward and backward.
+"""Exercises of lesson 7: instance normalization, forward and backward.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 6.1    (and 6.2)
+Grade with: python -m lessons.grade 7.1    (and 7.2)
 """
 import nn
 
 
 def instance_norm(x, eps=1e-5):
-    """Exercise 6.1: instance normalization, on arrays (no scale and shift).
+    """Exercise 7.1: instance normalization, on arrays (no scale and shift).
 
     x: (N, C, H, W) -> (N, C, H, W), the same dtype. For every sample n and channel c,
     over the H*W pixels of that plane:
@@ -26,7 +26,7 @@ def instance_norm(x, eps=1e-5):
 
 
 class InstanceNorm(nn.Function):
-    """Instance normalization as a Function. forward is given; backward is Exercise 6.2."""
+    """Instance normalization as a Function. forward is given; backward is Exercise 7.2."""
 
     def __init__(self, eps=1e-5):
         self.eps = eps
@@ -40,7 +40,7 @@ class InstanceNorm(nn.Function):
         return self.xhat
 
     def backward(self, g):
-        """Exercise 6.2: the gradient of instance normalization.
+        """Exercise 7.2: the gradient of instance normalization.
 
         g: dL/dy, (N, C, H, W) -> dL/dx, (N, C, H, W). Every x of a plane moves the plane's
         mean and variance, and so every output of that plane; the chain rule through both
