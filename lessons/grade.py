@@ -1,7 +1,7 @@
 """Grade the exercises of the lessons.
 
-    python -m lessons.grade 4.2               # one exercise, from lessons/exercises/
-    python -m lessons.grade 4                 # every exercise of lesson 4
+    python -m lessons.grade 5.2               # one exercise, from lessons/exercises/
+    python -m lessons.grade 5                 # every exercise of lesson 5
     python -m lessons.grade all               # all of them
     python -m lessons.grade all --solutions   # the reference solutions (teachers)
 
@@ -13,14 +13,14 @@ import argparse
 import os
 import sys
 
-if __package__ in (None, ""):  # run as a script: python lessons/grade.py 4.2
+if __package__ in (None, ""):  # run as a script: python lessons/grade.py 5.2
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lessons.grading import CORRECT, EXERCISES, exercise_ids, grade
 
 
 def select(which):
-    """The exercise IDs named by ``which``: "all", a lesson number ("4") or IDs ("4.2")."""
+    """The exercise IDs named by ``which``: "all", a lesson number ("4") or IDs ("5.2")."""
     ids = exercise_ids()
     chosen = []
     for w in which:
@@ -31,7 +31,7 @@ def select(which):
         elif any(e.split(".")[0] == w for e in ids):
             chosen += [e for e in ids if e.split(".")[0] == w]
         else:
-            raise SystemExit(f"unknown exercise {w!r}: use an ID such as 4.2, a lesson number "
+            raise SystemExit(f"unknown exercise {w!r}: use an ID such as 5.2, a lesson number "
                              f"such as 4, or 'all' (IDs: {', '.join(ids)})")
     return list(dict.fromkeys(chosen))
 
@@ -39,7 +39,7 @@ def select(which):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lessons.grade", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("exercises", nargs="+", help="exercise IDs (4.2), lessons (4) or 'all'")
+    parser.add_argument("exercises", nargs="+", help="exercise IDs (5.2), lessons (5) or 'all'")
     parser.add_argument("--solutions", action="store_true",
                         help="grade lessons/solutions/ instead of lessons/exercises/")
     args = parser.parse_args(argv)

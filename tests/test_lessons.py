@@ -127,7 +127,7 @@ def test_lesson_runs(name, tmp_path):
 
 def test_lessons_exist_in_order():
     numbers = [int(n[:2]) for n in LESSONS]
-    assert numbers == list(range(1, 11)), f"expected lessons 01..10, found {LESSONS}"
+    assert numbers == list(range(1, 12)), f"expected lessons 1..11, found {LESSONS}"
 
 
 @pytest.mark.parametrize("name", LESSONS)

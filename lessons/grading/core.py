@@ -57,7 +57,7 @@ def _is_student_file(filename):
 
 
 def _where(error):
-    """' (at ex04_convolution.py line 31)' for the deepest frame in an exercise file, else ''."""
+    """' (at ex05_convolution.py line 31)' for the deepest frame in an exercise file, else ''."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_student_file(f.filename)]
     if not frames:
         return ""
@@ -164,3 +164,27 @@ def check_backward_shapes(function, arrays, names):
         if tuple(getattr(ga, "shape", ())) != a.shape:
             raise Wrong(f"the gradient with respect to {name} has shape "
                         f"{tuple(getattr(ga, 'shape', ()))}, expected {a.shape} ({name}'s shape)")
+
+
+def name_the_mistake(got, expected, mistakes, atol=1e-8, rtol=1e-6):
+    """Raise Wrong with a mistake's own words when ``got`` is wrong and is what that mistake
+    produces.
+
+    mistakes: (what the mistake computes, the words that name it) pairs, each computed by the
+    check from the same inputs: "the kernel is not flipped", "eps is inside the sqrt". A check
+    calls this before its general comparison, so a student reads the likely cause, not only
+    "wrong at 92 of 140 elements". A right ``got`` (close to ``expected``), or a wrong one that
+    matches no mistake, passes through quietly to that comparison.
+    """
+    try:
+        got_h = as_host(got).astype(np.float64)
+    except (TypeError, ValueError, AttributeError):
+        return
+    expected_h = np.asarray(as_host(expected), dtype=np.float64)
+    if got_h.shape == expected_h.shape and np.allclose(got_h, expected_h, atol=atol, rtol=rtol):
+        return
+    for produced, words in mistakes:
+        produced_h = np.asarray(as_host(produced), dtype=np.float64)
+        if got_h.shape == produced_h.shape and np.allclose(got_h, produced_h, atol=atol,
+                                                            rtol=rtol):
+            raise Wrong(words)

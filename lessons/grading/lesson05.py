@@ -1,61 +1,87 @@
-"""Checks of lesson 5: transposed convolution forward, and the output-size formulas.
+"""Checks of lesson 5: im2col as a view, conv2d's weight gradient, col2im.
 
-Both are compared with nn: its conv_transpose2d, and the shapes its convolutions produce.
+Forward results are compared with loops written from the definitions; the weight gradient
+with nn's own conv2d backward.
 """
-import numbers
-
 import numpy as np
 
 import nn
 import nn.functional as F
 
-from .core import Wrong, check_array, later_part
+from .core import Wrong, check_array
 
-MODULE = "ex05_transposed_convolution"
+MODULE = "ex05_convolution"
 
 
-def check_conv_transpose2d(module):
+def _im2col_loops(x, kh, kw, stride):
+    n, c, h, w = x.shape
+    oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+    cols = np.zeros((n, c, kh, kw, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            for p in range(oh):
+                for q in range(ow):
+                    cols[:, :, i, j, p, q] = x[:, :, p * stride + i, q * stride + j]
+    return cols
+
+
+def _col2im_loops(cols, h, w, stride):
+    n, c, kh, kw, oh, ow = cols.shape
+    out = np.zeros((n, c, h, w))
+    for i in range(kh):
+        for j in range(kw):
+            for p in range(oh):
+                for q in range(ow):
+                    out[:, :, p * stride + i, q * stride + j] += cols[:, :, i, j, p, q]
+    return out
+
+
+def check_im2col(module):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 6))
+    for kh, kw, stride in [(3, 3, 1), (3, 2, 2), (2, 2, 3)]:
+        cols = module.im2col(x, kh, kw, stride)
+        check_array(f"im2col(x of shape {x.shape}, kh={kh}, kw={kw}, stride={stride})", cols,
+                    _im2col_loops(x, kh, kw, stride), atol=0, rtol=0)
+        if not np.shares_memory(cols, x):
+            raise Wrong("im2col returned the right numbers but copied them: it must be a view "
+                        "of x (xp.lib.stride_tricks.as_strided), or every convolution copies "
+                        "its input KH*KW times")
+
+
+def check_conv2d_weight_grad(module):
     rng = np.random.default_rng(0)
     configs = [  # (x shape, C_out, kh, kw, stride, padding)
-        ((2, 3, 4, 3), 2, 3, 3, 2, 1),   # the generator's upsampling layer, without output_padding
-        ((1, 2, 3, 4), 3, 2, 3, 1, 0),
-        ((2, 1, 3, 3), 2, 4, 4, 3, 2),
+        ((2, 3, 6, 5), 4, 3, 3, 1, 1),
+        ((1, 2, 8, 7), 3, 3, 2, 2, 0),   # stride 2 leaves the last row and column unused
+        ((2, 2, 5, 6), 3, 4, 3, 2, 1),
     ]
     for shape, c_out, kh, kw, stride, padding in configs:
         x = rng.standard_normal(shape)
-        weight = rng.standard_normal((shape[1], c_out, kh, kw))
-        expected = F.conv_transpose2d(nn.Tensor(x), nn.Tensor(weight), stride=stride,
-                                      padding=padding).data
-        got = module.conv_transpose2d(x.copy(), weight.copy(), stride=stride, padding=padding)
-        check_array(f"conv_transpose2d(x of shape {shape}, weight of shape {weight.shape}, "
-                    f"stride={stride}, padding={padding})", got, expected, atol=1e-10)
+        weight = nn.Tensor(rng.standard_normal((c_out, shape[1], kh, kw)), requires_grad=True)
+        y = F.conv2d(nn.Tensor(x), weight, stride=stride, padding=padding)
+        g = rng.standard_normal(y.shape)
+        y.backward(g)
+        got = module.conv2d_weight_grad(x.copy(), g.copy(), kh, kw, stride=stride,
+                                        padding=padding)
+        check_array(f"conv2d_weight_grad(x of shape {shape}, g of shape {g.shape}, kh={kh}, "
+                    f"kw={kw}, stride={stride}, padding={padding}), compared with nn's conv2d "
+                    "backward", got, weight.grad, atol=1e-9, rtol=1e-7)
 
 
-def _check_size(what, got, expected):
-    if isinstance(got, float) or not isinstance(got, numbers.Integral):
-        raise Wrong(f"{what} returned {got!r}, a {type(got).__name__}: sizes are whole numbers "
-                    "(use // for the floor division)")
-    if got != expected:
-        raise Wrong(f"{what} returned {got}, but nn's layer gives {expected}")
+def check_col2im(module):
+    rng = np.random.default_rng(0)
+    cases = [  # (N, C, KH, KW), h, w, stride
+        ((2, 3, 3, 3), 7, 6, 1),    # overlapping windows: pixels receive sums
+        ((1, 2, 3, 3), 8, 7, 2),    # the last row and column belong to no window
+        ((2, 1, 2, 3), 6, 9, 3),
+    ]
+    for (n, c, kh, kw), h, w, stride in cases:
+        oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+        cols = rng.standard_normal((n, c, kh, kw, oh, ow))
+        got = module.col2im(cols.copy(), h, w, stride)
+        check_array(f"col2im(cols of shape {cols.shape}, h={h}, w={w}, stride={stride})", got,
+                    _col2im_loops(cols, h, w, stride), atol=1e-12)
 
 
-def check_output_sizes(module):
-    for size, k, s, p in [(7, 3, 1, 1), (8, 3, 2, 1), (7, 3, 2, 0), (256, 7, 1, 3), (64, 4, 2, 1),
-                          (5, 5, 1, 0), (9, 4, 3, 2)]:
-        y = F.conv2d(nn.Tensor(np.zeros((1, 1, size, size))), nn.Tensor(np.zeros((1, 1, k, k))),
-                     stride=s, padding=p)
-        _check_size(f"conv_output_size(size={size}, kernel={k}, stride={s}, padding={p})",
-                    module.conv_output_size(size, k, s, p), y.shape[2])
-    for size, k, s, p, op in [(4, 3, 2, 1, 1), (4, 3, 2, 1, 0), (5, 4, 2, 1, 0), (3, 3, 1, 0, 0),
-                              (7, 3, 3, 2, 2), (32, 3, 2, 1, 1)]:
-        y = F.conv_transpose2d(nn.Tensor(np.zeros((1, 1, size, size))),
-                               nn.Tensor(np.zeros((1, 1, k, k))), stride=s, padding=p,
-                               output_padding=op)
-        what = (f"conv_transpose_output_size(size={size}, kernel={k}, stride={s}, padding={p}, "
-                f"output_padding={op})")
-        got = later_part("conv_output_size", "conv_transpose_output_size",
-                         module.conv_transpose_output_size, size, k, s, p, op)
-        _check_size(what, got, y.shape[2])
-
-
-CHECKS = {"5.1": check_conv_transpose2d, "5.2": check_output_sizes}
+CHECKS = {"5.1": check_im2col, "5.2": check_conv2d_weight_grad, "5.3": check_col2im}

@@ -1,57 +1,38 @@
-"""Checks of lesson 7: optimizer steps, compared step by step with nn.optim."""
+"""Checks of lesson 7: instance normalization forward (against nn) and backward (gradcheck)."""
 import numpy as np
 
 import nn
+import nn.functional as F
 
-from .core import Wrong, check_array
+from .core import Wrong, check_array, check_backward_shapes, check_gradients
 
-MODULE = "ex07_optimizers"
-
-
-def _unpack(result, count, what):
-    if not isinstance(result, tuple) or len(result) != count:
-        raise Wrong(f"{what} must return a tuple of {count} arrays; it returned "
-                    f"{type(result).__name__}" + (f" of {len(result)}"
-                                                   if isinstance(result, tuple) else ""))
-    return result
+MODULE = "ex07_normalization"
 
 
-def _gradients(rng, steps, shape):
-    return [rng.standard_normal(shape) for _ in range(steps)]
-
-
-def check_sgd_momentum(module):
+def check_instance_norm(module):
     rng = np.random.default_rng(0)
-    for lr, momentum in [(0.1, 0.9), (0.05, 0.0)]:
-        start = rng.standard_normal((3, 4))
-        param = nn.Parameter(start.copy())
-        optimizer = nn.optim.SGD([param], lr=lr, momentum=momentum)
-        mine, velocity = start.copy(), np.zeros_like(start)
-        for step, grad in enumerate(_gradients(rng, 3, start.shape), 1):
-            param.grad = grad
-            optimizer.step()
-            mine, velocity = _unpack(module.sgd_momentum_step(mine, grad.copy(), velocity, lr,
-                                                              momentum), 2, "sgd_momentum_step")
-            check_array(f"the parameter after step {step} (lr={lr}, momentum={momentum}), "
-                        "compared with nn.optim.SGD", mine, param.data, atol=1e-12)
+    # A large offset and scale per plane: the output must not depend on either.
+    x = rng.standard_normal((2, 3, 5, 4)) * rng.uniform(0.5, 3, (2, 3, 1, 1)) + 4.0
+    expected = F.instance_norm(nn.Tensor(x)).data
+    check_array(f"instance_norm(x of shape {x.shape}) (float64)", module.instance_norm(x.copy()),
+                expected, atol=1e-10)
+    check_array("instance_norm(x, eps=0.5): eps belongs inside the sqrt, with the variance",
+                module.instance_norm(x.copy(), eps=0.5),
+                F.instance_norm(nn.Tensor(x), eps=0.5).data, atol=1e-10)
+    y = module.instance_norm(x.astype(np.float32))
+    if getattr(y, "dtype", None) != np.float32:
+        raise Wrong(f"instance_norm of a float32 input returned {getattr(y, 'dtype', type(y))}: "
+                    "keep the input's dtype (a float64 constant or array upcasts the result)")
+    check_array("instance_norm of a float32 input", y, expected, atol=1e-4, rtol=1e-4)
 
 
-def check_adam(module):
+def check_instance_norm_backward(module):
     rng = np.random.default_rng(0)
-    for lr, betas in [(0.01, (0.9, 0.999)), (2e-4, (0.5, 0.999))]:   # default, and CycleGAN's
-        start = rng.standard_normal((3, 4))
-        param = nn.Parameter(start.copy())
-        optimizer = nn.optim.Adam([param], lr=lr, betas=betas)
-        mine, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
-        for t, grad in enumerate(_gradients(rng, 3, start.shape), 1):
-            param.grad = grad
-            optimizer.step()
-            mine, m, v = _unpack(module.adam_step(mine, grad.copy(), m, v, t, lr=lr, betas=betas),
-                                 3, "adam_step")
-            check_array(f"m after step {t} (betas={betas})", m, optimizer.m[0], atol=1e-12)
-            check_array(f"v after step {t} (betas={betas})", v, optimizer.v[0], atol=1e-12)
-            check_array(f"the parameter after step {t} (lr={lr}, betas={betas}), compared with "
-                        "nn.optim.Adam", mine, param.data, atol=1e-12, rtol=1e-9)
+    for shape in [(2, 3, 4, 5), (1, 2, 2, 3)]:
+        x = rng.standard_normal(shape) * 2 + 1
+        check_backward_shapes(module.InstanceNorm(), (x.copy(),), ("x",))
+        t = nn.Tensor(x, requires_grad=True)
+        check_gradients(lambda a: module.InstanceNorm()(a), [t], ("x",))
 
 
-CHECKS = {"7.1": check_sgd_momentum, "7.2": check_adam}
+CHECKS = {"7.1": check_instance_norm, "7.2": check_instance_norm_backward}

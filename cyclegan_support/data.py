@@ -1,0 +1,223 @@
+"""Unpaired image data for CycleGAN: folders, the training transform, and the epoch sampler.
+
+A dataset in the official layout is a folder ``dataroot/{trainA, trainB, testA, testB}`` of
+images. Each image is decoded once, converted to RGB and resized to ``load_size`` x ``load_size``
+(bicubic, as the official ``resize_and_crop``); the random part of the official transform, a
+``crop_size`` crop and a horizontal flip, is applied per batch. Keeping the resized images in
+memory (uint8, 3 * load_size**2 bytes each) is why a CPU epoch is not spent decoding JPEGs.
+
+Batches are float32 (N, 3, crop_size, crop_size) in [-1, 1], the range of the generator's tanh.
+All randomness comes from one ``numpy.random.Generator`` whose state a checkpoint stores.
+"""
+import json
+import os
+import warnings
+
+import numpy as np
+
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "to_rgb",
+           "unreadable_errors", "read_image", "load_folder", "to_model_range", "to_uint8",
+           "UnalignedLoader", "rng_state_array", "set_rng_state"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+LAYOUT = ("a dataset is a folder holding trainA/ and trainB/ (the images of each domain) and, "
+          "optionally, testA/ and testB/ (images shown in the sample grids)")
+
+
+def check_dataroot(root):
+    """Raise FileNotFoundError naming ``root`` unless it is a folder with trainA and trainB.
+
+    Called before anything is loaded or written, so a mistyped path fails in a second."""
+    if not os.path.exists(root):
+        raise FileNotFoundError(f"--dataroot {root!r} does not exist; {LAYOUT}")
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"--dataroot {root!r} is a file, not a folder; {LAYOUT}")
+    missing = [d for d in ("trainA", "trainB") if not os.path.isdir(os.path.join(root, d))]
+    if missing:
+        raise FileNotFoundError(f"--dataroot {root!r} has no {' and no '.join(missing)} "
+                                f"folder; {LAYOUT}")
+
+
+def find_images(folder):
+    """Sorted paths of the files in ``folder`` whose names end in an image extension."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no folder {folder!r}; {LAYOUT}")
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    return [os.path.join(folder, n) for n in names]
+
+
+def to_rgb(image):
+    """A Pillow image of any mode as an RGB one.
+
+    Pillow's own ``convert("RGB")`` clips 16-bit greyscale (modes "I;16", "I") at 255, which
+    turns a 16-bit scan into a white page; those are scaled to 8 bits first (x / 257, so 65535
+    becomes 255). Float images ("F") are taken to be in [0, 1]. Alpha is dropped, as the
+    official code does; CMYK, palette, 1-bit and greyscale go through Pillow's conversion.
+    """
+    from PIL import Image
+
+    if image.mode.startswith("I") or image.mode == "F":
+        x = np.asarray(image, dtype=np.float64)
+        x = x * 255 if image.mode == "F" else x / 257
+        image = Image.fromarray(np.clip(np.rint(x), 0, 255).astype(np.uint8))
+    return image.convert("RGB")
+
+
+def unreadable_errors():
+    """The exceptions Pillow raises on a file that is not a readable image (SyntaxError comes
+    from some plugins' parsers, DecompressionBombError from an image larger than its limit)."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def read_image(path, load_size=None, shorter_side=None):
+    """One image as uint8 (H, W, 3) RGB: (load_size, load_size, 3) when ``load_size`` is given,
+    scaled to a shorter side of ``shorter_side`` pixels (aspect kept) when that is, else as is.
+
+    The EXIF orientation is applied first, so a phone photo is not trained on sideways;
+    greyscale, palette and RGBA images become RGB (alpha is dropped, as the official code does).
+    16-bit images are scaled to 8 bits (see ``to_rgb``). Any size and aspect ratio is
+    accepted: the resize to a square is the official transform (it stretches, never crops).
+    Resizing is bicubic. Raises one of ``unreadable_errors()`` (OSError, Pillow's
+    UnidentifiedImageError, ...) when the file cannot be decoded.
+    """
+    from PIL import Image, ImageOps  # imported here: importing this module stays cheap
+
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        image = to_rgb(image)
+        if load_size is not None:
+            image = image.resize((load_size, load_size), Image.BICUBIC)
+        elif shorter_side is not None:
+            scale = shorter_side / min(image.size)
+            image = image.resize((max(1, round(image.width * scale)),
+                                  max(1, round(image.height * scale))), Image.BICUBIC)
+        return np.asarray(image, dtype=np.uint8).copy()
+
+
+def load_folder(folder, load_size, limit=None):
+    """Every readable image of ``folder`` (or the first ``limit``): uint8 (N, load_size,
+    load_size, 3) and their paths.
+
+    A file that cannot be decoded (not an image, truncated, corrupt, or a decompression bomb
+    larger than Pillow's limit) is skipped with one warning naming it; a folder with no
+    readable image at all is an error, since training on nothing would fail much later.
+    """
+    images, paths = [], []
+    candidates = find_images(folder)
+    for path in candidates:
+        if limit is not None and len(images) == limit:
+            break
+        try:
+            images.append(read_image(path, load_size))
+            paths.append(path)
+        except unreadable_errors() as e:
+            warnings.warn(f"skipping {path}: not a readable image ({e})", stacklevel=2)
+    if not images:
+        raise ValueError(f"{folder!r} holds no readable image ({len(candidates)} files with an "
+                         f"image extension: {', '.join(IMAGE_EXTENSIONS)}); put the pictures of "
+                         "this domain there")
+    return np.stack(images), paths
+
+
+def to_model_range(images):
+    """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [-1, 1]: x / 127.5 - 1."""
+    x = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
+    return x / np.float32(127.5) - np.float32(1)
+
+
+def to_uint8(x):
+    """float (N, 3, H, W) in [-1, 1] (NumPy) -> uint8 (N, H, W, 3), clipped and rounded."""
+    x = (np.asarray(x, dtype=np.float32) + 1) * 127.5
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def rng_state_array(rng):
+    """A Generator's state as a 0-d unicode array (JSON), storable by nn.save without pickle."""
+    return np.array(json.dumps(rng.bit_generator.state))
+
+
+def set_rng_state(rng, array):
+    """Restore a state written by ``rng_state_array`` into ``rng``."""
+    rng.bit_generator.state = json.loads(str(array))
+
+
+class UnalignedLoader:
+    """Unpaired batches (real_A, real_B), the official unaligned sampling:
+
+    an epoch has max(|A|, |B|) items; item k takes A[perm[k] % |A|] for a fresh permutation and
+    a B image drawn uniformly at random, so neither domain fixes a partner for the other. Each
+    image gets its own random crop and flip (A and B independently). Batches hold ``batch_size``
+    items, the last one fewer, as the official loader (no drop_last).
+
+    images_A, images_B: uint8 (N, L, L, 3) at load size. Batches: float32 (N, 3, crop, crop).
+
+    For an exact resume the whole epoch's plan (order, B draws, crops, flips) is drawn at the
+    start of the epoch, and ``state_dict`` records the generator's state *before* that draw:
+    redrawing from it and skipping the batches already seen reproduces the rest of the epoch.
+    """
+
+    def __init__(self, images_A, images_B, crop_size, batch_size=1, seed=0):
+        for name, images in (("A", images_A), ("B", images_B)):
+            if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
+                raise ValueError(f"images_{name} must be uint8 (N, H, W, 3), got "
+                                 f"{images.dtype} {images.shape}")
+            if min(images.shape[1:3]) < crop_size:
+                raise ValueError(f"crop_size {crop_size} is larger than the {name} images "
+                                 f"({images.shape[1]}x{images.shape[2]}); raise load_size")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.images_A, self.images_B = images_A, images_B
+        self.crop_size, self.batch_size = crop_size, batch_size
+        self.rng = np.random.default_rng(seed)
+        self._epoch_start = rng_state_array(self.rng)
+
+    @property
+    def epoch_size(self):
+        """Images per epoch: max(|A|, |B|)."""
+        return max(len(self.images_A), len(self.images_B))
+
+    def __len__(self):
+        """Batches per epoch."""
+        return -(-self.epoch_size // self.batch_size)
+
+    def plan_epoch(self):
+        """Draw one epoch: A indices, B indices, crop corners (y, x) and flips for A and B."""
+        rng, n = self.rng, self.epoch_size
+        plan = {"A": rng.permutation(n) % len(self.images_A),
+                "B": rng.integers(0, len(self.images_B), size=n)}
+        for domain in ("A", "B"):
+            images = self.images_A if domain == "A" else self.images_B
+            h, w = images.shape[1:3]
+            plan[domain + "_y"] = rng.integers(0, h - self.crop_size + 1, size=n)
+            plan[domain + "_x"] = rng.integers(0, w - self.crop_size + 1, size=n)
+            plan[domain + "_flip"] = rng.random(n) < 0.5
+        return plan
+
+    def crop(self, images, index, y, x, flip):
+        """uint8 (len(index), crop, crop, 3): crops of images[index], mirrored where flip."""
+        c = self.crop_size
+        out = np.stack([images[i, yy:yy + c, xx:xx + c] for i, yy, xx in zip(index, y, x)])
+        out[flip] = out[flip, :, ::-1]
+        return out
+
+    def epoch(self, start=0):
+        """Yield the epoch's batches (real_A, real_B), skipping the first ``start`` of them."""
+        self._epoch_start = rng_state_array(self.rng)
+        plan = self.plan_epoch()
+        for b in range(start, len(self)):
+            s = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            batch = [to_model_range(self.crop(images, plan[d][s], plan[d + "_y"][s],
+                                              plan[d + "_x"][s], plan[d + "_flip"][s]))
+                     for d, images in (("A", self.images_A), ("B", self.images_B))]
+            yield batch[0], batch[1]
+        self._epoch_start = rng_state_array(self.rng)
+
+    def state_dict(self):
+        """{"rng": the generator's state at the start of the current (or the next) epoch}."""
+        return {"rng": self._epoch_start}
+
+    def load_state_dict(self, state):
+        set_rng_state(self.rng, state["rng"])
+        self._epoch_start = rng_state_array(self.rng)

@@ -1,0 +1,41 @@
+"""Exercises of lesson 11: code that runs on any device, and moving data at the edges.
+
+Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
+
+Grade with: python -m lessons.grade 11.1    (and 11.2). The grader runs your code on NumPy
+and on the tests' CuPy stand-in (tests/fake_cupy.py), a device array that, like CuPy, refuses
+to be mixed with NumPy arrays or converted to one implicitly.
+"""
+import nn
+
+
+def normalize(x, mean, std):
+    """Exercise 11.1: a device-agnostic op, per-channel normalization.
+
+    x: (N, C, H, W) array on any device (NumPy, CuPy, ...), any float dtype; mean, std:
+    sequences of C Python floats -> (N, C, H, W), on x's device and with x's dtype:
+
+        y[n, c] = (x[n, c] - mean[c]) / std[c]
+
+    Never name NumPy: ``np.asarray(mean)`` is a host array, which a device array refuses to
+    be combined with, and a float64 one, which would turn a float32 batch into float64.
+    Hint: ``xp = nn.get_array_module(x)``, then ``xp.asarray(mean, dtype=x.dtype)`` reshaped
+    to (1, C, 1, 1) so that it broadcasts.
+    """
+    raise NotImplementedError("Exercise 11.1")
+
+
+def image_grid(batch, ncols):
+    """Exercise 11.2: a batch on any device -> one host image, at the edge where it is saved.
+
+    batch: (N, C, H, W) array on any device, values in [-1, 1] (a generator's tanh output);
+    ncols: images per row -> a NumPy uint8 array (rows*H, ncols*W, C), rows = ceil(N / ncols):
+    image k sits in row k // ncols, column k % ncols; unused cells stay 0 (black), and
+
+        pixel = round(clip((x + 1) * 127.5, 0, 255))
+
+    Pillow and matplotlib take NumPy arrays only, and a device array refuses np.asarray.
+    Hint: build the grid where it is cheap, then move it once with ``nn.to_host``; only
+    (N, C, H, W) -> (H, W, C) needs a transpose.
+    """
+    raise NotImplementedError("Exercise 11.2")

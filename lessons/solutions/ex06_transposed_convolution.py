@@ -1,0 +1,56 @@
+"""Exercises of lesson 6: transposed convolution and the size formulas.
+
+Reference solutions: the teacher keeps this file; students get lessons/exercises/.
+
+Grade with: python -m lessons.grade 6.1    (and 6.2)
+"""
+import nn
+
+
+def conv_transpose2d(x, weight, stride=1, padding=0):
+    """Exercise 6.1: the forward pass of a transposed convolution, on arrays.
+
+    x: (N, C_in, H, W), weight: (C_in, C_out, KH, KW) -> (N, C_out, OH, OW) with
+    OH = (H - 1)*stride - 2*padding + KH (and OW likewise). Every input pixel spreads a copy
+    of the kernel, scaled by its value, onto the full output of (H - 1)*stride + KH rows:
+
+        full[n, o, p*stride + i, q*stride + j] += sum over c of x[n, c, p, q] * weight[c, o, i, j]
+
+    and then ``padding`` rows and columns are cropped from every side of ``full``.
+    Hint: one ``xp.tensordot`` of x and weight over C_in gives, for every input pixel, its
+    (C_out, KH, KW) patch; then loop over the kernel offsets (i, j) and add strided slices,
+    as col2im does (exercise 5.3).
+    """
+    xp = nn.get_array_module(x)
+    n, _, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    patches = xp.tensordot(x, weight, axes=([1], [0]))      # (N, H, W, C_out, KH, KW)
+    full = xp.zeros((n, weight.shape[1], (h - 1) * stride + kh, (w - 1) * stride + kw),
+                    dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            full[:, :, i:i + stride * h:stride, j:j + stride * w:stride] += \
+                patches[..., i, j].transpose(0, 3, 1, 2)
+    return full[:, :, padding:full.shape[2] - padding, padding:full.shape[3] - padding]
+
+
+def conv_output_size(size, kernel, stride=1, padding=0):
+    """Exercise 6.2, part 1: the output length of a convolution along one axis.
+
+    size, kernel, stride, padding: ints -> int, floor((size + 2*padding - kernel) / stride) + 1.
+    Example: a 7x7 kernel with padding 3 keeps a 256-pixel side: (256 + 6 - 7) // 1 + 1 = 256.
+    Hint: the last window must fit entirely; count the window starts 0, stride, 2*stride, ...
+    """
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv_transpose_output_size(size, kernel, stride=1, padding=0, output_padding=0):
+    """Exercise 6.2, part 2: the output length of a transposed convolution along one axis.
+
+    size, kernel, stride, padding, output_padding: ints -> int,
+    (size - 1)*stride - 2*padding + kernel + output_padding.
+    It inverts conv_output_size: a stride-2 conv maps 64 and 63 both to 32 (kernel 3,
+    padding 1); output_padding = 1 picks 64 on the way back.
+    Hint: the last input pixel starts its kernel at (size - 1)*stride in the full output.
+    """
+    return (size - 1) * stride - 2 * padding + kernel + output_padding
