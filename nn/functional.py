@@ -275,6 +275,13 @@ class LeakyReLU(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        if not self.needs_input_grad[0]:
+            # No backward will come (no graph, or a constant input): the derivative is not
+            # needed, and max(x, slope*x) for 0 <= slope <= 1 is one pass with no mask.
+            if not self.slope:
+                return xp.maximum(x, 0)
+            if 0 <= self.slope <= 1:
+                return xp.maximum(x, x * self.slope)
         positive = x > 0
         if not self.slope:
             self.derivative = positive           # bool: g * bool stays g's dtype
