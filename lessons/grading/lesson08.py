@@ -55,3 +55,5 @@ def check_adam(module):
 
 
 CHECKS = {"8.1": check_sgd_momentum, "8.2": check_adam}
+# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
+POINTS = {"8.1": 10, "8.2": 10}

@@ -63,3 +63,5 @@ def check_reflect_pad(module):
 
 
 CHECKS = {"9.1": check_lsgan_losses, "9.2": check_reflect_pad}
+# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
+POINTS = {"9.1": 10, "9.2": 10}

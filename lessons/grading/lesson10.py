@@ -88,3 +88,5 @@ def check_pool_query(module):
 
 
 CHECKS = {"10.1": check_cycle_identity, "10.2": check_pool_query}
+# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
+POINTS = {"10.1": 10, "10.2": 10}
