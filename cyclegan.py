@@ -74,6 +74,9 @@ class ResnetGenerator(nn.Module):
         super().__init__()
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
+        # What a saved generator records, so that ResnetGenerator(**architecture) rebuilds it.
+        self.architecture = {"input_nc": input_nc, "output_nc": output_nc, "ngf": ngf,
+                             "n_blocks": n_blocks}
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7),
                   nn.InstanceNorm2d(ngf), nn.ReLU()]
         for mult in (1, 2):  # two stride-2 downsamplings: ngf -> 2 ngf -> 4 ngf

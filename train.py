@@ -29,11 +29,10 @@ import warnings
 
 import numpy as np
 
-import builtin_data
-import data
 import nn
-import training_io as io
-from progress import Progress
+from cyclegan_support import builtin_data, data, training_io as io
+from cyclegan_support.device import select_device
+from cyclegan_support.progress import Progress
 
 LOSSES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 ERRORS = ("error_AtoB", "error_BtoA", "error_identity")
@@ -240,7 +239,7 @@ class Run:
 
     ``epoch`` is the epoch being trained (1-based), ``iteration`` the number of its batches
     already done; a checkpoint at the end of epoch e says (e + 1, 0). ``resume_from`` is a
-    checkpoint's path, or what ``training_io.load_checkpoint(path, with_sums=True)`` returned.
+    checkpoint's path, or the ``Checkpoint`` that ``training_io.load_checkpoint`` returned.
     Nothing is written until the data are loaded and the checkpoint fits the model.
     """
 
@@ -255,11 +254,11 @@ class Run:
         self.sums = dict.fromkeys(LOSSES, 0.0)  # of the current epoch's losses so far
         if resume_from is not None:
             if isinstance(resume_from, (str, os.PathLike)):
-                resume_from = io.load_checkpoint(resume_from, with_sums=True)
-            state, loader_state, self.epoch, self.iteration, _, sums = resume_from
-            self.model.load_state_dict(state)
-            self.loader.load_state_dict(loader_state)
-            self.sums.update(sums)
+                resume_from = io.load_checkpoint(resume_from)
+            self.model.load_state_dict(resume_from.state)
+            self.loader.load_state_dict(resume_from.loader)
+            self.epoch, self.iteration = resume_from.epoch, resume_from.iteration
+            self.sums.update(resume_from.sums)
         self.saved_at = (self.epoch, self.iteration) if resume_from is not None else None
         self.total_epochs = config["n_epochs"] + config["n_epochs_decay"]
         os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
@@ -356,7 +355,7 @@ class Run:
         self.checkpoint()
         for name in ("G_A", "G_B"):  # each generator alone, for translate.py
             path = os.path.join(self.out, f"{name}.npz")
-            self._write(path, lambda: nn.save(path, getattr(self.model, name).state_dict()))
+            self._write(path, lambda: io.save_generator(path, getattr(self.model, name)))
         self.say(summary)
         self.last_errors = row
 
@@ -371,21 +370,6 @@ def given_options(argv):
         action.default = argparse.SUPPRESS
     quiet.parse_args(argv, probe)
     return set(vars(probe))
-
-
-def load_device(gpu):
-    if not gpu:
-        return "cpu"
-    try:
-        return nn.backend.load_cupy()
-    except RuntimeError as e:
-        hint = ("" if "not installed" in str(e) else " Check that `nvidia-smi` lists a GPU and "
-                "that the CuPy package matches the CUDA version it reports;")
-        raise RuntimeError(f"{e}{hint} without --gpu the run trains on the CPU.") from e
-    except Exception as e:  # a broken CuPy install fails at import with its own errors
-        raise RuntimeError(f"--gpu: CuPy is installed but does not import ({e}); reinstall the "
-                           "build for your CUDA version, e.g. pip install cupy-cuda12x, or "
-                           "train without --gpu on the CPU.") from e
 
 
 def check_writable(out):
@@ -408,12 +392,12 @@ def load_resumed(config, given, gpu):
         raise RunError(f"--resume: there is no checkpoint at {path}; pass the --out of the "
                        "run to continue, or start a new run without --resume")
     try:
-        checkpoint = io.load_checkpoint(path, with_sums=True)
+        checkpoint = io.load_checkpoint(path)
     except (OSError, ValueError) as e:
         raise RunError(f"--resume: cannot read the checkpoint {path}: {e}. Nothing was "
                        "changed. If a crash damaged it, start a new run with another --out; "
                        "copy the folder first if you want to keep its samples.") from e
-    saved = checkpoint[4]
+    saved = checkpoint.config
     if not set(saved) >= set(config) - {"out"}:
         raise RunError(f"--resume: {path} lacks configuration entries "
                        f"({', '.join(sorted(set(config) - set(saved) - {'out'}))}); it was "
@@ -445,7 +429,7 @@ def prepare(parser, argv):
     args = parser.parse_args(argv)
     given = given_options(argv)
     try:
-        device = load_device(args.gpu)
+        device = select_device(args.gpu)
         config = resolve_config(args)
     except (RuntimeError, ValueError) as e:
         raise RunError(str(e)) from e

@@ -6,7 +6,9 @@
 
 --checkpoint is either a training checkpoint (train.py's checkpoint.npz: both generators, the
 direction picks G_A for AtoB or G_B for BtoA) or one generator's weights (G_A.npz or G_B.npz,
-written beside it; the direction is then the one that generator was trained for).
+written beside it; the direction is then the one that generator was trained for). Either way
+the file says the generator's architecture (ngf, n_blocks, channels): a checkpoint in its
+configuration, a generator file in an entry of its own.
 
 The generator halves the image twice and doubles it back, so both sides must be multiples of
 4. Images are *padded*, not resized: mirrored by up to 3 pixels on the right and bottom, and the
@@ -20,34 +22,19 @@ import sys
 
 import numpy as np
 
-import data
 import nn
-from training_io import generator_state, load_checkpoint
+from cyclegan_support import data, training_io
+from cyclegan_support.device import select_device
 
 __all__ = ["load_generator", "translate_image", "main"]
-
-
-def _generator_shape(state, source):
-    """(input_nc, output_nc, ngf, n_blocks) read from a generator's state_dict keys."""
-    if "model.1.weight" not in state:
-        raise ValueError(f"{source} holds no generator (no 'model.1.weight' entry); pass a "
-                         "train.py checkpoint or a G_A.npz / G_B.npz file")
-    first = state["model.1.weight"]          # Conv 7x7, input_nc -> ngf
-    top = [k.split(".") for k in state if k.count(".") == 2 and k.endswith(".weight")]
-    last = "model.%d.weight" % max(int(parts[1]) for parts in top)  # Conv 7x7, ngf -> output_nc
-    blocks = {k.split(".")[1] for k in state if ".conv_block." in k}
-    return first.shape[1], state[last].shape[0], first.shape[0], len(blocks)
 
 
 def load_generator(path, direction="AtoB", device="cpu"):
     """The generator stored in ``path`` for ``direction``, in eval mode on ``device``."""
     from cyclegan import ResnetGenerator
 
-    state = nn.load(path)
-    if "train.config" in state:
-        state = generator_state(load_checkpoint(path)[0], "G_A" if direction == "AtoB" else "G_B")
-    input_nc, output_nc, ngf, n_blocks = _generator_shape(state, path)
-    generator = ResnetGenerator(input_nc, output_nc, ngf=ngf, n_blocks=n_blocks)
+    state, architecture = training_io.read_generator(path, "G_A" if direction == "AtoB" else "G_B")
+    generator = ResnetGenerator(**architecture)
     generator.load_state_dict(state)
     return generator.to(device).eval()
 
@@ -61,18 +48,6 @@ def translate_image(generator, image):
     with nn.no_grad():
         y = generator(nn.Tensor(nn.backend.to_device(x, xp))).data
     return data.to_uint8(nn.to_host(y))[0, :h, :w]
-
-
-def _read(path, resize):
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as image:
-        image = data.to_rgb(ImageOps.exif_transpose(image))
-        if resize:
-            scale = resize / min(image.size)
-            image = image.resize((max(1, round(image.width * scale)),
-                                  max(1, round(image.height * scale))), Image.BICUBIC)
-        return np.asarray(image, dtype=np.uint8)
 
 
 def main(argv=None):
@@ -90,12 +65,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.resize is not None and args.resize < 4:
         p.error(f"--resize must be >= 4, got {args.resize}")
-    device = "cpu"
-    if args.gpu:
-        try:
-            device = nn.backend.load_cupy()
-        except RuntimeError as e:
-            p.exit(2, f"error: {e}\n")
+    try:
+        device = select_device(args.gpu, without="translation runs on the CPU")
+    except RuntimeError as e:
+        p.exit(2, f"error: {e}\n")
     try:
         generator = load_generator(args.checkpoint, args.direction, device)
     except (OSError, ValueError, KeyError) as e:
@@ -114,8 +87,8 @@ def main(argv=None):
     failed = 0
     for path in paths:
         try:
-            image = _read(path, args.resize)
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+            image = data.read_image(path, shorter_side=args.resize)
+        except data.unreadable_errors() as e:
             print(f"warning: skipping {path}: not a readable image ({e})", file=sys.stderr)
             failed += 1
             continue

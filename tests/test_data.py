@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import builtin_data
-import data
+from cyclegan_support import builtin_data, data
 import download
 import nn
 

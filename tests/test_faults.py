@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 
 import cyclegan
+from cyclegan_support import training_io
 import nn
 import train
-import training_io
 from test_robustness import ROOT, TINY, assert_clean_error, run_main
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def final_weights(out):
-    state = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz"))[0]
+    state = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz")).state
     return {k: v for k, v in state.items() if ".model." in k}
 
 
@@ -157,7 +157,8 @@ def test_a_signal_stops_after_the_step_saves_and_says_how_to_resume(tmp_path, si
         child.kill()
     assert child.returncode == 128 + signum, err
     assert "Traceback" not in err
-    _, _, epoch, iteration, _ = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz"))
+    saved = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz"))
+    epoch, iteration = saved.epoch, saved.iteration
     assert epoch == 1 and 1 <= iteration < 8  # stopped inside the first epoch
     command = err.split("continue with: ")[1].strip()
     assert command == f"python train.py --resume --out {out}"
@@ -191,6 +192,7 @@ def test_a_full_disk_for_samples_and_plots_is_a_warning(tmp_path, capsys, monkey
         assert not (out / name).exists()
     assert not leftovers(out)
     monkeypatch.undo()
-    _, _, epoch, iteration, _ = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    saved = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    epoch, iteration = saved.epoch, saved.iteration
     assert (epoch, iteration) == (3, 0)
     assert len(training_io.LossTable(str(out / "losses.csv"), []).read()) == 2

@@ -19,10 +19,9 @@ import pytest
 from PIL import Image
 
 import cyclegan
-import data
+from cyclegan_support import data, training_io
 import nn
 import train
-import training_io
 import translate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -363,6 +362,23 @@ def test_gpu_without_cupy_or_without_a_device(tmp_path, capsys, monkeypatch):
     assert_clean_error(done.returncode, done.stderr, "no CUDA device", "cudaErrorNoDevice",
                        "nvidia-smi", "without --gpu")
     assert not out.exists()
+
+
+def test_translate_gpu_gives_the_same_hints_as_train(tmp_path, capsys, monkeypatch):
+    argv = ["--gpu", "--checkpoint", "x.npz", str(tmp_path), "--out", str(tmp_path / "t")]
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    status, _, err = run_main(translate.main, argv, capsys)
+    assert_clean_error(status, err, "not installed", "pip install cupy-cuda12x", "without --gpu")
+    fake = tmp_path / "fake"
+    (fake / "cupy").mkdir(parents=True)
+    (fake / "cupy" / "__init__.py").write_text(
+        "class runtime:\n    @staticmethod\n    def getDeviceCount():\n        return 0\n"
+        "class cuda:\n    runtime = runtime\n")
+    done = subprocess.run([sys.executable, "translate.py", *argv], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(fake)}, capture_output=True,
+                          text=True, timeout=60)
+    assert_clean_error(done.returncode, done.stderr, "no CUDA device", "nvidia-smi",
+                       "without --gpu")
 
 
 def test_an_output_folder_that_cannot_be_written(tmp_path, capsys):

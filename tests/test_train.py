@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import data
+from cyclegan_support import data, training_io
+from cyclegan_support.progress import Progress
 import nn
 import train
-import training_io
 import translate
-from progress import Progress
 
 TINY = ["--crop-size", "24", "--load-size", "28", "--ngf", "4", "--ndf", "4", "--n-blocks", "1",
         "--n-train", "5", "--n-epochs", "1", "--n-epochs-decay", "1", "--batch-size", "2",
@@ -74,7 +73,8 @@ def test_end_to_end_run_then_translate(tmp_path, capsys):
     assert [float(r["lr"]) for r in rows] == [1e-4, 0.0]
 
     # translate.py with the checkpoint equals the model's own G_A on a 28x28 test scene ...
-    state, _, epoch, iteration, config = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    ckpt = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    state, epoch, iteration, config = ckpt.state, ckpt.epoch, ckpt.iteration, ckpt.config
     assert (epoch, iteration) == (3, 0)
     model = train.build_model(config, "cpu")
     model.load_state_dict(state)
@@ -104,6 +104,23 @@ def test_end_to_end_run_then_translate(tmp_path, capsys):
     assert train.main(["--resume", "--out", str(out)]) == 0
     with open(out / "losses.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2
+
+
+def test_a_generator_file_records_its_architecture(tmp_path, monkeypatch):
+    from cyclegan import ResnetGenerator
+    generator = ResnetGenerator(input_nc=3, output_nc=1, ngf=3, n_blocks=2,
+                                rng=np.random.default_rng(0))
+    training_io.save_generator(str(tmp_path / "G_A.npz"), generator)
+    assert nn.load(str(tmp_path / "G_A.npz"))["architecture"].shape == ()
+    reads = []
+    load = nn.load
+    monkeypatch.setattr(nn, "load", lambda path: reads.append(path) or load(path))
+    loaded = translate.load_generator(str(tmp_path / "G_A.npz"))
+    assert reads == [str(tmp_path / "G_A.npz")]  # the file is read once
+    assert loaded.architecture == generator.architecture
+    x = nn.Tensor(np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32))
+    with nn.no_grad():
+        np.testing.assert_array_equal(loaded(x).data, generator.eval()(x).data)
 
 
 @pytest.mark.parametrize("argv, message", [

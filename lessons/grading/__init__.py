@@ -2,7 +2,7 @@
 
 ``EXERCISES`` maps an exercise ID ("5.2") to (exercise file's module name, check function),
 ``POINTS`` an exercise ID to what it is worth. Each lessonNN.py defines ``MODULE`` (the name of
-its exercise file), ``CHECKS`` ({"5.2": check}) and ``POINTS`` ({"5.2": 10}, the same IDs).
+its exercise file), ``CHECKS`` ({"5.2": check}) and ``POINTS`` ({"5.2": 2}, the same IDs).
 """
 import importlib
 import pathlib

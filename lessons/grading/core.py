@@ -109,6 +109,19 @@ def check_array(what, got, expected, atol=1e-8, rtol=1e-6):
                     f"(error {abs(got_h[worst] - exp_h[worst]):.3g})")
 
 
+def check_loss_tensor(what, loss, reaches="the networks"):
+    """Raise Wrong unless ``loss`` is a one-element Tensor that is still part of the graph."""
+    if not isinstance(loss, nn.Tensor):
+        raise Wrong(f"{what} returned {type(loss).__name__}: return a Tensor built from Tensor "
+                    f"operations, so that backward reaches {reaches}")
+    if loss.data.size != 1:
+        raise Wrong(f"{what} returned a Tensor of shape {tuple(loss.shape)}: a loss is one "
+                    "number; take the mean")
+    if not loss.requires_grad:
+        raise Wrong(f"{what} is cut from the graph (it does not require grad): compute it from "
+                    "the Tensors themselves, not from their .data")
+
+
 def check_number(what, got, expected, atol=1e-8, rtol=1e-6):
     """Raise Wrong unless ``got`` is a number within tolerance of ``expected``."""
     try:
@@ -164,3 +177,27 @@ def check_backward_shapes(function, arrays, names):
         if tuple(getattr(ga, "shape", ())) != a.shape:
             raise Wrong(f"the gradient with respect to {name} has shape "
                         f"{tuple(getattr(ga, 'shape', ()))}, expected {a.shape} ({name}'s shape)")
+
+
+def name_the_mistake(got, expected, mistakes, atol=1e-8, rtol=1e-6):
+    """Raise Wrong with a mistake's own words when ``got`` is wrong and is what that mistake
+    produces.
+
+    mistakes: (what the mistake computes, the words that name it) pairs, each computed by the
+    check from the same inputs: "the kernel is not flipped", "eps is inside the sqrt". A check
+    calls this before its general comparison, so a student reads the likely cause, not only
+    "wrong at 92 of 140 elements". A right ``got`` (close to ``expected``), or a wrong one that
+    matches no mistake, passes through quietly to that comparison.
+    """
+    try:
+        got_h = as_host(got).astype(np.float64)
+    except (TypeError, ValueError, AttributeError):
+        return
+    expected_h = np.asarray(as_host(expected), dtype=np.float64)
+    if got_h.shape == expected_h.shape and np.allclose(got_h, expected_h, atol=atol, rtol=rtol):
+        return
+    for produced, words in mistakes:
+        produced_h = np.asarray(as_host(produced), dtype=np.float64)
+        if got_h.shape == produced_h.shape and np.allclose(got_h, produced_h, atol=atol,
+                                                            rtol=rtol):
+            raise Wrong(words)

@@ -1,11 +1,16 @@
-"""Checks of lesson 8: optimizer steps, compared step by step with nn.optim."""
+"""Checks of lesson 8: Nesterov momentum, RMSprop and AdamW, step by step against references
+written in another form (per element for Nesterov and RMSprop; nn.optim.Adam on the decayed
+weights for AdamW), with the classic mistakes recognised by what they compute."""
+import math
+
 import numpy as np
 
 import nn
 
-from .core import Wrong, check_array
+from .core import Wrong, check_array, name_the_mistake
 
 MODULE = "ex08_optimizers"
+POINTS = {"8.1": 2, "8.2": 2, "8.3": 3}
 
 
 def _unpack(result, count, what):
@@ -16,44 +21,117 @@ def _unpack(result, count, what):
     return result
 
 
-def _gradients(rng, steps, shape):
-    return [rng.standard_normal(shape) for _ in range(steps)]
+def _steps(rng, count, shape=(3, 4)):
+    return rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(count)]
 
 
-def check_sgd_momentum(module):
+def _elementwise(rule, *arrays):
+    """Apply a scalar rule element by element: the definition, with no array tricks."""
+    flat = [a.ravel() for a in arrays]
+    results = [rule(*values) for values in zip(*flat)]
+    return tuple(np.array(r).reshape(arrays[0].shape) for r in zip(*results))
+
+
+def check_nesterov(module):
     rng = np.random.default_rng(0)
-    for lr, momentum in [(0.1, 0.9), (0.05, 0.0)]:
-        start = rng.standard_normal((3, 4))
-        param = nn.Parameter(start.copy())
-        optimizer = nn.optim.SGD([param], lr=lr, momentum=momentum)
-        mine, velocity = start.copy(), np.zeros_like(start)
-        for step, grad in enumerate(_gradients(rng, 3, start.shape), 1):
-            param.grad = grad
-            optimizer.step()
-            mine, velocity = _unpack(module.sgd_momentum_step(mine, grad.copy(), velocity, lr,
-                                                              momentum), 2, "sgd_momentum_step")
-            check_array(f"the parameter after step {step} (lr={lr}, momentum={momentum}), "
-                        "compared with nn.optim.SGD", mine, param.data, atol=1e-12)
+    lr, mu = 0.1, 0.9
+    param, grads = _steps(rng, 3)
+    velocity = rng.standard_normal(param.shape)   # a run already under way: no step is special
+    for step, g in enumerate(grads, 1):
+        def rule(p, g_, v):
+            v = mu * v + g_
+            return p - lr * (g_ + mu * v), v
+        expected, expected_v = _elementwise(rule, param, g, velocity)
+        got, got_v = _unpack(module.nesterov_step(param.copy(), g.copy(), velocity.copy(), lr,
+                                                  mu), 2, "nesterov_step")
+        what = f"the parameter after step {step} (lr={lr}, momentum={mu})"
+        name_the_mistake(got, expected, [
+            (param - lr * expected_v, f"{what} moved by the velocity alone: that is plain "
+             "momentum. Nesterov's step is lr * (grad + momentum * velocity), with the new "
+             "velocity"),
+            (param + lr * (g + mu * expected_v), f"{what} went uphill: the step is subtracted, "
+             "param - lr * (grad + momentum * velocity)")])
+        check_array(what, got, expected, atol=1e-12)
+        name_the_mistake(got_v, expected_v, [(velocity, f"the velocity returned after step "
+                                              f"{step} is the one you were given: return the "
+                                              "updated velocity")])
+        check_array(f"the velocity after step {step}", got_v, expected_v, atol=1e-12)
+        param, velocity = expected, expected_v
 
 
-def check_adam(module):
-    rng = np.random.default_rng(0)
-    for lr, betas in [(0.01, (0.9, 0.999)), (2e-4, (0.5, 0.999))]:   # default, and CycleGAN's
-        start = rng.standard_normal((3, 4))
-        param = nn.Parameter(start.copy())
-        optimizer = nn.optim.Adam([param], lr=lr, betas=betas)
-        mine, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
-        for t, grad in enumerate(_gradients(rng, 3, start.shape), 1):
-            param.grad = grad
-            optimizer.step()
-            mine, m, v = _unpack(module.adam_step(mine, grad.copy(), m, v, t, lr=lr, betas=betas),
-                                 3, "adam_step")
-            check_array(f"m after step {t} (betas={betas})", m, optimizer.m[0], atol=1e-12)
-            check_array(f"v after step {t} (betas={betas})", v, optimizer.v[0], atol=1e-12)
-            check_array(f"the parameter after step {t} (lr={lr}, betas={betas}), compared with "
-                        "nn.optim.Adam", mine, param.data, atol=1e-12, rtol=1e-9)
+def check_rmsprop(module):
+    rng = np.random.default_rng(1)
+    lr, alpha, eps = 0.01, 0.9, 0.1     # a large eps, so that where it goes shows
+    param, grads = _steps(rng, 3)
+    square = np.zeros_like(param)
+    for step, g in enumerate(grads, 1):
+        def rule(p, g_, s):
+            s = alpha * s + (1 - alpha) * g_ * g_
+            return p - lr * g_ / (math.sqrt(s) + eps), s
+        expected, expected_s = _elementwise(rule, param, g, square)
+        got, got_s = _unpack(module.rmsprop_step(param.copy(), g.copy(), square.copy(), lr=lr,
+                                                 alpha=alpha, eps=eps), 2, "rmsprop_step")
+        what = f"the parameter after step {step} (lr={lr}, alpha={alpha}, eps={eps})"
+        name_the_mistake(got_s, expected_s, [(alpha * square + g * g, f"square_avg after step "
+                                              f"{step} adds grad^2 at full weight: it is "
+                                              "weighted by (1 - alpha), so the average stays "
+                                              "an average")])
+        check_array(f"square_avg after step {step}", got_s, expected_s, atol=1e-12)
+        name_the_mistake(got, expected, [
+            (param - lr * g / np.sqrt(expected_s + eps), f"{what}: eps is inside the square "
+             "root; RMSprop divides by sqrt(square_avg) + eps, eps outside"),
+            (param - lr * g / (expected_s + eps), f"{what}: you divided by square_avg itself; "
+             "divide by its square root, the gradient's typical size")])
+        check_array(what, got, expected, atol=1e-12)
+        param, square = expected, expected_s
 
 
-CHECKS = {"8.1": check_sgd_momentum, "8.2": check_adam}
-# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
-POINTS = {"8.1": 10, "8.2": 10}
+def check_adamw(module):
+    rng = np.random.default_rng(2)
+    for lr, betas, wd in [(0.1, (0.9, 0.999), 0.5), (2e-4, (0.5, 0.999), 0.01)]:
+        start, grads = _steps(rng, 3)
+        reference = nn.Parameter(start.copy())
+        adam = nn.optim.Adam([reference], lr=lr, betas=betas)
+        param, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+        for t, g in enumerate(grads, 1):
+            before = reference.data.copy()
+            reference.data *= 1 - lr * wd           # AdamW: decay the weight, then Adam
+            reference.grad = g
+            adam.step()
+            got, got_m, got_v = _unpack(module.adamw_step(param.copy(), g.copy(), m.copy(),
+                                                          v.copy(), t, lr=lr, betas=betas,
+                                                          weight_decay=wd), 3, "adamw_step")
+            what = f"the parameter after step {t} (lr={lr}, betas={betas}, weight_decay={wd})"
+            name_the_mistake(got, reference.data,
+                             _adamw_mistakes(before, g, m, v, t, lr, betas, wd, what))
+            check_array(f"m after step {t}", got_m, adam.m[0], atol=1e-12)
+            check_array(f"v after step {t}", got_v, adam.v[0], atol=1e-12)
+            check_array(what, got, reference.data, atol=1e-12, rtol=1e-9)
+            param, m, v = reference.data.copy(), adam.m[0].copy(), adam.v[0].copy()
+
+
+def _adam_update(grad, m, v, t, lr, betas, eps=1e-8, correct=True):
+    """Adam's step (the amount subtracted), and the new moments."""
+    b1, b2 = betas
+    m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad ** 2
+    m_hat, v_hat = (m / (1 - b1 ** t), v / (1 - b2 ** t)) if correct else (m, v)
+    return lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def _adamw_mistakes(p, g, m, v, t, lr, betas, wd, what):
+    b1, b2 = betas
+    return [
+        (p - _adam_update(g + wd * p, m, v, t, lr, betas), f"{what}: you added weight_decay * "
+         "param to the gradient (L2 regularisation, what Adam's weight_decay does). AdamW "
+         "decouples it: param * (1 - lr * weight_decay), and grad goes into m and v unchanged"),
+        (p * (1 - wd) - _adam_update(g, m, v, t, lr, betas), f"{what}: the decay is not "
+         "scaled by the learning rate: it is param * (1 - lr * weight_decay)"),
+        ((p - _adam_update(g, m, v, t, lr, betas)) * (1 - lr * wd), f"{what}: you decayed "
+         "the weight after Adam's step; AdamW (and PyTorch) decays it first"),
+        (p * (1 - lr * wd) - _adam_update(g, m, v, t, lr, betas, correct=False),
+         f"{what}: the step has no bias correction (m / (1 - b1^t), v / (1 - b2^t)); without "
+         f"it the first step is (1 - b1) / sqrt(1 - b2) = {(1 - b1) / math.sqrt(1 - b2):.3g} "
+         "times too large")]
+
+
+CHECKS = {"8.1": check_nesterov, "8.2": check_rmsprop, "8.3": check_adamw}

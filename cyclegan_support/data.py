@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "to_rgb", "read_image",
-           "load_folder", "to_model_range", "to_uint8", "UnalignedLoader", "rng_state_array",
-           "set_rng_state"]
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "to_rgb",
+           "unreadable_errors", "read_image", "load_folder", "to_model_range", "to_uint8",
+           "UnalignedLoader", "rng_state_array", "set_rng_state"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 LAYOUT = ("a dataset is a folder holding trainA/ and trainB/ (the images of each domain) and, "
@@ -63,21 +63,36 @@ def to_rgb(image):
     return image.convert("RGB")
 
 
-def read_image(path, load_size):
-    """One image as uint8 (load_size, load_size, 3) RGB.
+def unreadable_errors():
+    """The exceptions Pillow raises on a file that is not a readable image (SyntaxError comes
+    from some plugins' parsers, DecompressionBombError from an image larger than its limit)."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def read_image(path, load_size=None, shorter_side=None):
+    """One image as uint8 (H, W, 3) RGB: (load_size, load_size, 3) when ``load_size`` is given,
+    scaled to a shorter side of ``shorter_side`` pixels (aspect kept) when that is, else as is.
 
     The EXIF orientation is applied first, so a phone photo is not trained on sideways;
     greyscale, palette and RGBA images become RGB (alpha is dropped, as the official code does).
     16-bit images are scaled to 8 bits (see ``to_rgb``). Any size and aspect ratio is
     accepted: the resize to a square is the official transform (it stretches, never crops).
-    Raises OSError (Pillow's UnidentifiedImageError is one) when the file cannot be decoded.
+    Resizing is bicubic. Raises one of ``unreadable_errors()`` (OSError, Pillow's
+    UnidentifiedImageError, ...) when the file cannot be decoded.
     """
-    from PIL import Image, ImageOps  # imported here: `import data` stays cheap for the tests
+    from PIL import Image, ImageOps  # imported here: importing this module stays cheap
 
     with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)
         image = to_rgb(image)
-        image = image.resize((load_size, load_size), Image.BICUBIC)
+        if load_size is not None:
+            image = image.resize((load_size, load_size), Image.BICUBIC)
+        elif shorter_side is not None:
+            scale = shorter_side / min(image.size)
+            image = image.resize((max(1, round(image.width * scale)),
+                                  max(1, round(image.height * scale))), Image.BICUBIC)
         return np.asarray(image, dtype=np.uint8).copy()
 
 
@@ -89,8 +104,6 @@ def load_folder(folder, load_size, limit=None):
     larger than Pillow's limit) is skipped with one warning naming it; a folder with no
     readable image at all is an error, since training on nothing would fail much later.
     """
-    from PIL import Image
-
     images, paths = [], []
     candidates = find_images(folder)
     for path in candidates:
@@ -99,8 +112,7 @@ def load_folder(folder, load_size, limit=None):
         try:
             images.append(read_image(path, load_size))
             paths.append(path)
-        # Pillow raises all of these on bad files (SyntaxError from some plugins' parsers).
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+        except unreadable_errors() as e:
             warnings.warn(f"skipping {path}: not a readable image ({e})", stacklevel=2)
     if not images:
         raise ValueError(f"{folder!r} holds no readable image ({len(candidates)} files with an "

@@ -11,15 +11,17 @@ or a full disk halfway through a write leaves the previous version whole, never 
 import csv
 import json
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
 import nn
 from nn.serialization import replace_atomically
-from data import to_uint8
+from cyclegan_support.data import to_uint8
 
 __all__ = ["sample_grid", "save_png", "LossTable", "plot_losses", "save_checkpoint",
-           "load_checkpoint", "generator_state"]
+           "Checkpoint", "load_checkpoint", "save_generator", "read_generator",
+           "architecture_from_shapes", "strip_prefix"]
 
 GRID_ROWS = ("real A", "fake B", "rec A", "real B", "fake A", "rec B")
 
@@ -130,22 +132,34 @@ def save_checkpoint(path, model, loader, epoch, iteration, config, sums=None):
     nn.save(path, state)
 
 
-def load_checkpoint(path, with_sums=False):
-    """(model state, loader state, epoch, iteration, config) from ``save_checkpoint``'s file,
-    and the loss sums as a sixth item when ``with_sums``.
+@dataclass
+class Checkpoint:
+    """What ``load_checkpoint`` read: the model's state ({key: array}), the loader's state, the
+    position (``epoch`` to run, ``iteration`` batches of it done), the configuration and the
+    running sums of the epoch's losses ({name: float})."""
+    state: dict
+    loader: dict
+    epoch: int
+    iteration: int
+    config: dict
+    sums: dict
+
+
+def load_checkpoint(path, arrays=None):
+    """The ``Checkpoint`` in ``save_checkpoint``'s file (or in ``arrays``, the {key: array}
+    that ``nn.load(path)`` returned, so that a caller who already read the file does not read
+    it again).
 
     Raises FileNotFoundError, or ValueError naming the file when it is truncated, corrupt,
     holds pickled objects (refused unread) or is not a training checkpoint."""
-    state = nn.load(path)
+    state = dict(nn.load(path) if arrays is None else arrays)
     missing = [k for k in ("train.config", "train.epoch", "train.iteration") if k not in state]
     if missing:
         raise ValueError(f"{path} is not a training checkpoint (it has no {missing[0]} entry; "
                          "a G_A.npz or G_B.npz holds one generator, for translate.py only)")
     try:
-        loader = {k[len("train.data."):]: state.pop(k) for k in list(state)
-                  if k.startswith("train.data.")}
-        sums = {k[len("train.sums."):]: float(state.pop(k)) for k in list(state)
-                if k.startswith("train.sums.")}
+        loader = pop_prefixed(state, "train.data.")
+        sums = {k: float(v) for k, v in pop_prefixed(state, "train.sums.").items()}
         epoch, iteration = int(state.pop("train.epoch")), int(state.pop("train.iteration"))
         config = json.loads(str(state.pop("train.config")))
     except (TypeError, ValueError) as e:  # a non-scalar position, a config that is not JSON
@@ -153,10 +167,79 @@ def load_checkpoint(path, with_sums=False):
     if not isinstance(config, dict) or epoch < 1 or iteration < 0:
         raise ValueError(f"{path} has a damaged train.* entry (epoch {epoch}, iteration "
                          f"{iteration}, config {type(config).__name__})")
-    return (state, loader, epoch, iteration, config) + ((sums,) if with_sums else ())
+    return Checkpoint(state, loader, epoch, iteration, config, sums)
 
 
-def generator_state(state, name):
-    """The entries of network ``name`` ("G_A", ...) in a model state, without the prefix."""
-    prefix = name + "."
+# --- one generator alone (G_A.npz, G_B.npz): its weights and the architecture they fit ------
+
+ARCHITECTURE_KEY = "architecture"  # a JSON 0-d string: ResnetGenerator's keyword arguments
+
+
+def save_generator(path, generator):
+    """Write ``generator``'s weights and its architecture (input_nc, output_nc, ngf,
+    n_blocks), so that a reader rebuilds it as ``ResnetGenerator(**architecture)``."""
+    state = dict(generator.state_dict())
+    state[ARCHITECTURE_KEY] = np.array(json.dumps(generator.architecture))
+    nn.save(path, state)
+
+
+def read_generator(path, name="G_A"):
+    """(state, architecture) of one generator, from either a generator file or a training
+    checkpoint (whose network ``name``, "G_A" or "G_B", is taken). The file is read once.
+
+    The architecture is the one the file records; a generator file without a record (written
+    by ``nn.save(path, generator.state_dict())``) has it read from its weights' shapes.
+    Raises OSError or ValueError naming the file when it holds no generator.
+    """
+    arrays = nn.load(path)
+    if "train.config" in arrays:
+        checkpoint = load_checkpoint(path, arrays)
+        state = strip_prefix(checkpoint.state, name + ".")
+        config = checkpoint.config
+        channels = (config.get("input_nc", 3), config.get("output_nc", 3))
+        if name == "G_B":
+            channels = channels[::-1]
+        try:
+            architecture = {"input_nc": channels[0], "output_nc": channels[1],
+                            "ngf": config["ngf"], "n_blocks": config["n_blocks"]}
+        except KeyError as e:
+            raise ValueError(f"{path} has no {e.args[0]!r} in its configuration") from e
+        return state, architecture
+    state = dict(arrays)
+    if ARCHITECTURE_KEY in state:
+        try:
+            architecture = json.loads(str(state.pop(ARCHITECTURE_KEY)))
+        except ValueError as e:
+            raise ValueError(f"{path} has a damaged {ARCHITECTURE_KEY!r} entry ({e})") from e
+        if not isinstance(architecture, dict):
+            raise ValueError(f"{path} has a damaged {ARCHITECTURE_KEY!r} entry")
+        return state, architecture
+    return state, architecture_from_shapes(state, path)
+
+
+def architecture_from_shapes(state, source):
+    """{input_nc, output_nc, ngf, n_blocks} of a ResnetGenerator's state_dict, from its keys
+    and shapes: the first 7x7 convolution is (ngf, input_nc, 7, 7), the last (output_nc, ngf,
+    7, 7), and each residual block has its own ``model.<i>.conv_block`` entries."""
+    if "model.1.weight" not in state:
+        raise ValueError(f"{source} holds no generator (no 'model.1.weight' entry); pass a "
+                         "train.py checkpoint or a G_A.npz / G_B.npz file")
+    first = state["model.1.weight"]
+    top = [k.split(".") for k in state if k.count(".") == 2 and k.endswith(".weight")]
+    last = state["model.%d.weight" % max(int(parts[1]) for parts in top)]
+    blocks = {k.split(".")[1] for k in state if ".conv_block." in k}
+    return {"input_nc": int(first.shape[1]), "output_nc": int(last.shape[0]),
+            "ngf": int(first.shape[0]), "n_blocks": len(blocks)}
+
+
+def strip_prefix(state, prefix):
+    """The entries of ``state`` whose keys start with ``prefix``, without it."""
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def pop_prefixed(state, prefix):
+    """Remove the entries of ``state`` whose keys start with ``prefix``; return them without it."""
+    taken = strip_prefix(state, prefix)
+    for key in taken:
+        del state[prefix + key]
+    return taken

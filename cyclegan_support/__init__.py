@@ -1,0 +1,11 @@
+"""What the scripts share around the model: data, outputs, checkpoints, the device.
+
+    data          image folders, reading one image, the unpaired epoch sampler
+    builtin_data  the day2night dataset, drawn from a seed, with known true translations
+    training_io   what a run writes: sample grids, the loss table and plot, checkpoints
+    progress      the progress bar on stderr
+    device        choosing the CPU or a CUDA GPU for --gpu
+
+The model itself is ``cyclegan.py`` and the library ``nn``; train.py, translate.py and
+download.py are the scripts a user runs.
+"""
