@@ -95,8 +95,12 @@ def check_conv_transpose2d_by_conv(module):
 
 def check_conv_transpose2d_backward(module):
     rng = np.random.default_rng(1)
-    for shape, wshape, s, p in [((2, 3, 3, 4), (3, 2, 3, 3), 2, 1), ((1, 2, 4, 3), (2, 3, 4, 2), 3, 0),
-                                ((2, 2, 3, 3), (2, 2, 2, 3), 1, 1)]:
+    configs = [  # x shape, weight shape (C_in, C_out, KH, KW), stride, padding
+        ((2, 3, 3, 4), (3, 2, 3, 3), 2, 1),   # the generator's upsampling layer's stride
+        ((1, 2, 4, 3), (2, 3, 4, 2), 3, 0),
+        ((2, 2, 3, 3), (2, 2, 2, 3), 1, 1),
+    ]
+    for shape, wshape, s, p in configs:
         x, weight = rng.standard_normal(shape), rng.standard_normal(wshape)
         xt, wt = nn.Tensor(x, requires_grad=True), nn.Tensor(weight, requires_grad=True)
         y = F.conv_transpose2d(xt, wt, stride=s, padding=p)

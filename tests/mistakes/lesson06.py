@@ -46,7 +46,8 @@ def by_conv_stride_forgotten(x, weight, stride=1, padding=0, output_padding=0):
 
 
 def by_conv_frame_ignores_padding(x, weight, stride=1, padding=0, output_padding=0):
-    return _by_conv(x, weight, stride, padding, output_padding, frame=(weight.shape[2] - 1, weight.shape[3] - 1))
+    full = (weight.shape[2] - 1, weight.shape[3] - 1)
+    return _by_conv(x, weight, stride, padding, output_padding, frame=full)
 
 
 def by_conv_frame_is_the_padding(x, weight, stride=1, padding=0, output_padding=0):
@@ -152,6 +153,8 @@ def _c(exercise, cls, name, says):
     return Mistake(exercise, cls.__name__, variant(solution, **{name: cls}), says)
 
 
+_FIRST = "(x of shape (2, 3, 3, 4), weight of shape (3, 2, 3, 3), stride=2, padding=1)"
+
 MISTAKES = [
     _f("6.1", by_conv_not_flipped, "the kernel is not flipped"),
     _f("6.1", by_conv_flipped_rows_only, "flipped along its rows only"),
@@ -161,12 +164,13 @@ MISTAKES = [
     _f("6.1", by_conv_frame_is_the_padding, "the frame is `padding` zeros wide"),
     _f("6.1", by_conv_output_padding_at_top, "output_padding went to the top and left"),
     _c("6.2", DxKernelFlipped, "ConvTranspose2d", "the kernel is flipped, but"),
-    _c("6.2", DxStrideForgotten, "ConvTranspose2d", "dL/dx (x of shape (2, 3, 3, 4), weight of shape (3, 2, 3, 3), stride=2, padding=1): the stride is forgotten"),
+    _c("6.2", DxStrideForgotten, "ConvTranspose2d", f"dL/dx {_FIRST}: the stride is forgotten"),
     _c("6.2", DxPaddingForgotten, "ConvTranspose2d", "the padding is forgotten"),
     _c("6.2", DxAnotherTransposedConv, "ConvTranspose2d", "is another transposed convolution"),
     _c("6.2", WeightGradTransposed, "ConvTranspose2d", "the transposed weight's"),
-    _c("6.2", WeightGradFlipped, "ConvTranspose2d", "dL/dweight (x of shape (2, 3, 3, 4), weight of shape (3, 2, 3, 3), stride=2, padding=1) is flipped"),
-    _c("6.2", WeightGradStrideForgotten, "ConvTranspose2d", "dL/dweight (x of shape (2, 3, 3, 4), weight of shape (3, 2, 3, 3), stride=2, padding=1): the stride is forgotten"),
+    _c("6.2", WeightGradFlipped, "ConvTranspose2d", f"dL/dweight {_FIRST} is flipped"),
+    _c("6.2", WeightGradStrideForgotten, "ConvTranspose2d",
+       f"dL/dweight {_FIRST}: the stride is forgotten"),
     _c("6.3", UpsampleWrongAxes, "Upsample", "sums over the wrong axes"),
     _c("6.3", UpsampleMean, "Upsample", "is the mean of each block"),
     _c("6.3", UpsampleOnePixelPerBlock, "Upsample", "keeps one gradient per block"),
