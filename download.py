@@ -197,22 +197,21 @@ def download_pretrained(name, root="pretrained", base_url=PRETRAINED_URL, stream
     part = target + ".download"
     download(url, part, stream=stream)
     try:
-        shape = _check_generator(part)
+        shape = _check_generator(part, stream)
     except ValueError as e:
         os.remove(part)
         raise DownloadError(f"{url} is not a usable generator, deleted: {e}") from e
     os.replace(part, target)
-    print(f"saved {target}: a ResNet generator, {shape}", file=stream)
+    print(f"saved {target}: {shape}", file=stream)
     return target
 
 
-def _check_generator(path):
+def _check_generator(path, stream):
     """A description of the generator in the .pth ``path``; ValueError when it is none."""
-    import nn
-    from translate import generator_architecture
+    import translate
 
-    input_nc, output_nc, ngf, n_blocks = generator_architecture(nn.load_pth(path), path)
-    return f"{input_nc} -> {output_nc} channels, ngf {ngf}, {n_blocks} residual blocks"
+    generator, _ = translate.read_generator(path, stream=stream)
+    return translate.describe_architecture(generator.architecture)
 
 
 def main(argv=None):
