@@ -1,6 +1,8 @@
 """The exercise grader: one check per exercise, in one module per lesson.
 
-``EXERCISES`` maps an exercise ID ("5.2") to (exercise file's module name, check function).
+``EXERCISES`` maps an exercise ID ("5.2") to (exercise file's module name, check function),
+``POINTS`` an exercise ID to what it is worth. Each lessonNN.py defines ``MODULE`` (the name of
+its exercise file), ``CHECKS`` ({"5.2": check}) and ``POINTS`` ({"5.2": 2}, the same IDs).
 """
 import importlib
 import pathlib
@@ -12,15 +14,16 @@ LESSONS = sorted(p.stem for p in pathlib.Path(__file__).parent.glob("lesson[0-9]
 
 
 def _collect():
-    exercises = {}
+    exercises, points = {}, {}
     for name in LESSONS:
         lesson = importlib.import_module(f"{__name__}.{name}")
         for exercise, check in lesson.CHECKS.items():
             exercises[exercise] = (lesson.MODULE, check)
-    return exercises
+        points.update(getattr(lesson, "POINTS", {}))   # tests/test_exercises.py: one per check
+    return exercises, points
 
 
-EXERCISES = _collect()
+EXERCISES, POINTS = _collect()
 
 
 def exercise_ids():
@@ -42,4 +45,5 @@ def grade(exercise, module=None, solutions=False):
     return run(exercise, check, module)
 
 
-__all__ = ["EXERCISES", "exercise_ids", "grade", "Result", "CORRECT", "WRONG", "NOT_ATTEMPTED"]
+__all__ = ["EXERCISES", "POINTS", "exercise_ids", "grade", "Result", "CORRECT", "WRONG",
+           "NOT_ATTEMPTED"]
