@@ -5,14 +5,11 @@ the words that name it, is tests/mistakes/ (run by tests/test_exercise_mistakes.
 import importlib
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import nn
-from lessons import grade as grade_cli
 from lessons.grading import CORRECT, NOT_ATTEMPTED, WRONG, EXERCISES, POINTS, exercise_ids, grade
 from lessons.grading import LESSONS
 from lessons.grading import lesson11
@@ -137,29 +134,3 @@ def test_without_the_device_stand_in_numpy_in_the_source_is_caught(monkeypatch):
 def test_a_crash_names_the_line_of_the_student_file():
     result = grade("5.3", module=variant(s5, col2im_dilated=col2im_crashes))
     assert "lesson05.py line" in result.message and "reshape(h, w)" in result.message
-
-
-# --- the command line ------------------------------------------------------------------------
-
-def test_command_grades_one_lesson_and_sets_the_exit_code(capsys):
-    assert grade_cli.main(["5", "--solutions"]) == 0
-    out = capsys.readouterr().out
-    assert "Exercise 5.1: correct" in out and "Exercise 5.3: correct" in out
-    assert "3 of 3 correct" in out
-    assert grade_cli.main(["5.2"]) == 1
-    assert capsys.readouterr().out.strip() == "Exercise 5.2: not attempted"
-
-
-def test_unknown_exercise_is_refused():
-    with pytest.raises(SystemExit, match="unknown exercise '5.9'"):
-        grade_cli.main(["5.9"])
-
-
-def test_documented_command_runs_as_a_module():
-    done = subprocess.run([sys.executable, "-m", "lessons.grade", "all", "--solutions"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{len(IDS)} of {len(IDS)} correct" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "lessons.grade", "1.2"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "not attempted" in done.stdout
