@@ -175,24 +175,35 @@ class ImagePool:
         return len(self.images)
 
     def query(self, images):
-        """images: (N, C, H, W) array or Tensor -> the same kind, (N, C, H, W), not requiring grad."""
+        """images: (N, C, H, W) array or Tensor -> the same kind, (N, C, H, W), not requiring grad.
+
+        Nothing passes through the host: the draws are the host's, the images stay on their
+        device. Storing an image copies it (the pool must own it); returning one costs
+        nothing but the copy into the result when the result mixes new and stored images.
+        """
         if self.pool_size == 0:
             return images
         is_tensor = isinstance(images, nn.Tensor)
         data = images.data if is_tensor else images
-        returned = []
-        for image in data:
+        returned, all_new = [], True
+        for k in range(data.shape[0]):
+            image = data[k]  # a view of the batch
             if len(self.images) < self.pool_size:
-                image = image.copy()  # own the stored image, not a view of the caller's batch
-                self.images.append(image)
+                self.images.append(image.copy())  # own the stored image, not a view of the batch
                 returned.append(image)
             elif self.rng.random() > 0.5:  # the official draw: swap when uniform(0, 1) > 0.5
                 i = int(self.rng.integers(self.pool_size))
                 returned.append(self.images[i])
                 self.images[i] = image.copy()
+                all_new = False
             else:
                 returned.append(image)
-        out = get_array_module(data).stack(returned)
+        if all_new:
+            out = data                    # the batch itself: no copy
+        elif len(returned) == 1:
+            out = returned[0][None]       # a view of the stored image
+        else:
+            out = get_array_module(data).stack(returned)
         return nn.Tensor(out) if is_tensor else out
 
     def state_dict(self):
@@ -453,3 +464,46 @@ class CycleGAN:
         for name in _POOLS:
             getattr(self, name).load_state_dict(part(f"{name}."), self.xp, self.dtype)
         self.rng.bit_generator.state = json.loads(str(state["rng"].item()))
+
+
+# --- memory of a translation -----------------------------------------------------------------
+
+def estimate_translation_memory(height, width, ngf=64, n_blocks=9, input_nc=3, output_nc=3):
+    """Estimated peak resident memory, in bytes, of translating one height x width image with a
+    ResnetGenerator(input_nc, output_nc, ngf, n_blocks) in float32 without a graph, as
+    translate.py does it (``nn.no_grad``, so every convolution runs in bands of rows and
+    builds at most ``nn.convolution_roads.BAND_NUMBERS`` numbers on the way).
+
+    With P = H*W pixels (sides padded to multiples of 4) and A = 4*ngf*(H + 6)*(W + 6) bytes,
+    one full-resolution activation of ngf channels, as padded before the last layer:
+
+        peak = 64 MiB                   Python, NumPy, Pillow, the code
+             + 2 * 4 * parameters       the weights, and the state they were loaded from
+             + 2 * 4 * BAND_NUMBERS     one band's columns and its output
+             + max(18 P + 2 A,          the input image (uint8, mirror-padded uint8, float32)
+                                        held while the generator runs, whose largest moment is
+                                        two full-resolution activations: an instance norm, a
+                                        ReLU or the last reflection pad, input and output
+                   57 P)                or the output side: input and output in float32, two
+                                        float32 temporaries of the conversion to uint8, the
+                                        uint8 images
+
+    Everything else (the half- and quarter-resolution layers with 2 and 4 times the
+    channels) is smaller. Measured on a 4000x3000 photo with ngf 16, 3 blocks: 1777 MiB;
+    this gives 1805 MiB. A caller compares it with the memory the machine has free before
+    starting, and suggests --resize when it does not fit.
+    """
+    from nn.convolution_roads import BAND_NUMBERS
+
+    h, w = height + (-height % 4), width + (-width % 4)
+    pixels = h * w
+    activation = 4 * ngf * (h + 6) * (w + 6)
+
+    def conv(c_in, c_out, k):
+        return c_in * c_out * k * k + c_out
+
+    parameters = (conv(input_nc, ngf, 7) + conv(ngf, 2 * ngf, 3) + conv(2 * ngf, 4 * ngf, 3)
+                  + 2 * n_blocks * conv(4 * ngf, 4 * ngf, 3) + conv(4 * ngf, 2 * ngf, 3)
+                  + conv(2 * ngf, ngf, 3) + conv(ngf, output_nc, 7))
+    fixed = 64 * 2 ** 20 + 2 * 4 * parameters + 2 * 4 * BAND_NUMBERS
+    return fixed + max(18 * pixels + 2 * activation, 57 * pixels)
