@@ -8,13 +8,15 @@ from . import ops
 from . import functional
 from . import init
 from . import optim
-from .modules import (Module, Sequential, Conv2d, ConvTranspose2d, InstanceNorm2d,
+from .modules import (Module, Sequential, Linear, Conv2d, ConvTranspose2d, InstanceNorm2d,
                       ReflectionPad2d, ReLU, LeakyReLU, Tanh)
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
+from .pth import load_pth, save_pth, PthError
 from .backend import get_array_module, to_host
 
 __all__ = ["Tensor", "Parameter", "Function", "no_grad", "is_grad_enabled", "functional",
-           "init", "optim", "Module", "Sequential", "Conv2d", "ConvTranspose2d",
+           "init", "optim", "Module", "Sequential", "Linear", "Conv2d", "ConvTranspose2d",
            "InstanceNorm2d", "ReflectionPad2d", "ReLU", "LeakyReLU", "Tanh", "gradcheck",
-           "GradcheckError", "save", "load", "get_array_module", "to_host"]
+           "GradcheckError", "save", "load", "load_pth", "save_pth", "PthError",
+           "get_array_module", "to_host"]

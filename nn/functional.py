@@ -3,13 +3,13 @@
 All images are (N, C, H, W). Each op is a Function (forward on arrays, backward from the
 output gradient) or a composition of Tensor operations, whose gradient then comes for free.
 """
-from .backend import get_array_module
+from .backend import get_array_module, to_device, to_host
 from .convolution import (pair, output_size, conv2d_array, conv_transpose2d_array,
                           conv2d_weight_grad)
 from .tensor import Function, Tensor
 
-__all__ = ["conv2d", "conv_transpose2d", "instance_norm", "pad", "relu", "leaky_relu",
-           "tanh", "sigmoid", "mse_loss", "l1_loss"]
+__all__ = ["linear", "conv2d", "conv_transpose2d", "instance_norm", "pad", "relu", "leaky_relu",
+           "tanh", "sigmoid", "mse_loss", "l1_loss", "cross_entropy"]
 
 
 def _check_image(x, name, channels=None):
@@ -18,6 +18,33 @@ def _check_image(x, name, channels=None):
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{name}: the input has {x.shape[1]} channels but the weight expects "
                          f"{channels}; input shape {tuple(x.shape)}")
+
+
+# --- fully connected ---------------------------------------------------------------------
+
+def linear(x, weight, bias=None):
+    """A fully connected layer, as ``torch.nn.functional.linear``.
+
+    x: (N, in_features), or (..., in_features); weight: (out_features, in_features);
+    bias: (out_features,) or None -> (N, out_features), or (..., out_features).
+    y = x W^T + b, that is y[n, o] = b[o] + sum_i x[n, i] * W[o, i].
+    Built from Tensor operations (matmul, transpose, a broadcast add), so autograd derives
+    its backward: dx = g W, dW = g^T x, db = g summed over the batch.
+    """
+    if weight.ndim != 2:
+        raise ValueError(f"linear expects a weight of shape (out_features, in_features), got "
+                         f"{tuple(weight.shape)}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: the input has {x.shape[-1] if x.ndim else 0} features (shape "
+                         f"{tuple(x.shape)}) but the weight {tuple(weight.shape)} expects "
+                         f"{weight.shape[1]} in its last axis")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"linear: the bias has shape {tuple(bias.shape)}, expected "
+                         f"({weight.shape[0]},), one per output feature")
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    y = x @ weight.T
+    return y if bias is None else y + bias
 
 
 # --- convolution ---------------------------------------------------------------------------
@@ -248,6 +275,13 @@ class LeakyReLU(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        if not self.needs_input_grad[0]:
+            # No backward will come (no graph, or a constant input): the derivative is not
+            # needed, and max(x, slope*x) for 0 <= slope <= 1 is one pass with no mask.
+            if not self.slope:
+                return xp.maximum(x, 0)
+            if 0 <= self.slope <= 1:
+                return xp.maximum(x, x * self.slope)
         positive = x > 0
         if not self.slope:
             self.derivative = positive           # bool: g * bool stays g's dtype
@@ -315,3 +349,67 @@ def mse_loss(input, target):
 def l1_loss(input, target):
     """mean(|input - target|)."""
     return (input - target).abs().mean()
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy of logits (N, C) against class indices (N,).
+
+    loss[n] = logsumexp(x[n]) - x[n, target[n]]; backward: d loss[n] / dx[n] = softmax(x[n])
+    minus the one-hot row of target[n]. The row maximum is subtracted before exp, so that
+    large logits cannot overflow (logsumexp(x) = m + log sum exp(x - m)).
+    """
+
+    def __init__(self, target, reduction):
+        self.target, self.reduction = target, reduction
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        rows = xp.arange(x.shape[0])
+        target = to_device(self.target, xp)
+        shifted = x - x.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        losses = xp.log(total[:, 0]) - shifted[rows, target]
+        self.softmax, self.rows, self.target = exp / total, rows, target
+        if self.reduction == "none":
+            return losses
+        return losses.sum() / x.shape[0] if self.reduction == "mean" else losses.sum()
+
+    def backward(self, g):
+        grad = self.softmax.copy()
+        grad[self.rows, self.target] -= 1
+        if self.reduction == "none":
+            return grad * g[:, None]
+        return grad * (g / grad.shape[0] if self.reduction == "mean" else g)
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """Softmax cross-entropy, as ``torch.nn.functional.cross_entropy`` for class indices.
+
+    input: (N, C) logits (any real numbers, one row per sample); target: (N,) integers in
+    [0, C), a NumPy or device array or an integer Tensor; reduction: "mean", "sum" or "none"
+    -> a one-element Tensor, or (N,) for "none".
+    loss[n] = -log softmax(input[n])[target[n]] = log sum_c exp(input[n, c]) - input[n, target[n]]
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+    if input.ndim != 2:
+        raise ValueError(f"cross_entropy expects logits of shape (N, C), got {tuple(input.shape)}")
+    target = target.data if isinstance(target, Tensor) else target
+    if not hasattr(target, "dtype"):
+        target = get_array_module(input.data if isinstance(input, Tensor) else input).asarray(
+            target)
+    n, c = input.shape
+    if tuple(target.shape) != (n,):
+        raise ValueError(f"cross_entropy: the target has shape {tuple(target.shape)}, expected "
+                         f"({n},): one class index per row of the logits {tuple(input.shape)}")
+    if target.dtype.kind not in "iu":
+        raise ValueError(f"cross_entropy: the target must hold integer class indices, got "
+                         f"dtype {target.dtype}")
+    if n:
+        low, high = int(to_host(target.min())), int(to_host(target.max()))
+        if low < 0 or high >= c:
+            raise ValueError(f"cross_entropy: class indices must be in [0, {c}) for {c} "
+                             f"classes; the target holds {low if low < 0 else high}")
+    return CrossEntropy(target, reduction)(input)

@@ -12,7 +12,7 @@ from .state import check_state_dict
 from .tensor import Parameter
 from .backend import numpy as _host  # parameters are created on the host, then moved
 
-__all__ = ["Module", "Sequential", "Conv2d", "ConvTranspose2d", "InstanceNorm2d",
+__all__ = ["Module", "Sequential", "Linear", "Conv2d", "ConvTranspose2d", "InstanceNorm2d",
            "ReflectionPad2d", "ReLU", "LeakyReLU", "Tanh"]
 
 
@@ -243,3 +243,26 @@ class LeakyReLU(Module):
 class Tanh(Module):
     def forward(self, x):
         return F.tanh(x)
+
+
+class Linear(Module):
+    """A fully connected layer, y = x W^T + b, as ``torch.nn.Linear``. See F.linear.
+
+    x: (N, in_features) -> (N, out_features); weight: (out_features, in_features),
+    bias: (out_features,). Both start as U(-1/sqrt(in_features), 1/sqrt(in_features)),
+    PyTorch's default, so that each output starts with about the spread of one input.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, rng=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        rng = rng if rng is not None else _host.random.default_rng(0)
+        self.weight = Parameter(_uniform_init((out_features, in_features), in_features, rng))
+        self.bias = Parameter(_uniform_init((out_features,), in_features, rng)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

@@ -2,7 +2,9 @@
 
 ``save`` writes to a temporary file beside the target and renames it over the target, an
 atomic step on POSIX and Windows: a crash mid-save leaves the previous file intact.
-``load`` refuses object arrays (``allow_pickle=False``), so a file can never run code.
+``load`` refuses object arrays (``allow_pickle=False``), so a file can never run code, and
+it compares every array's declared shape and dtype with the bytes its zip member holds before
+NumPy allocates anything: a 1 KB file that declares 10^12 floats is refused, not allocated.
 """
 import os
 import tempfile
@@ -10,9 +12,17 @@ import zipfile
 
 from .backend import to_host, numpy as _host
 
-__all__ = ["save", "load", "replace_atomically", "remove_interrupted_writes"]
+__all__ = ["save", "load", "replace_atomically", "remove_interrupted_writes",
+           "zip_member_fits", "check_npz"]
 
 _TEMPORARY = ".tmp-"  # the prefix of replace_atomically's temporary files
+
+# deflate cannot compress more than about 1032:1, so a member that claims more is lying
+_DEFLATE_MAX_RATIO = 1032
+
+# element kinds an array may declare: bool, integers, floats, complex numbers, and text
+# (train.py keeps its configuration as a JSON string); never objects, records or raw bytes
+_PLAIN_KINDS = "biufcU"
 
 
 def replace_atomically(path, write):
@@ -74,16 +84,74 @@ def save(path, arrays):
     replace_atomically(path, write)
 
 
+def zip_member_fits(info, file_size):
+    """Whether the zip member ``info`` (a ZipInfo) can hold the size it declares inside a file
+    of ``file_size`` bytes: its stored bytes lie in the file, a stored member is as long as
+    it says, and a compressed one claims no more than deflate can give."""
+    if info.header_offset + info.compress_size > file_size:
+        return False
+    if info.compress_type == zipfile.ZIP_STORED:
+        return info.file_size == info.compress_size
+    return info.file_size <= _DEFLATE_MAX_RATIO * info.compress_size + 1024
+
+
+class _Refused(ValueError):
+    """check_npz's refusal; its message is complete."""
+
+
+def check_npz(path):
+    """Raise ValueError unless every member of the .npz ``path`` is an .npy array of a plain
+    number type (or text) whose declared shape and dtype take exactly the bytes the member
+    holds. Only the zip directory and each member's header are read."""
+    from numpy.lib import format as npy
+
+    file_size = os.path.getsize(path)
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if not name.endswith(".npy"):
+                raise _Refused(f"{path}: member {name!r} is not an array (.npy)")
+            if not zip_member_fits(info, file_size):
+                raise _Refused(f"{path}: member {name!r} declares {info.file_size} bytes but "
+                                 f"{info.compress_size} are stored; the file is truncated or "
+                                 "corrupt")
+            with archive.open(info) as f:
+                version = npy.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise _Refused(f"{path}: member {name!r} has .npy version {version}")
+                read_header = (npy.read_array_header_1_0 if version == (1, 0)
+                               else npy.read_array_header_2_0)
+                shape, _, dtype = read_header(f)
+                header = f.tell()
+            if dtype.hasobject:
+                raise _Refused(f"{path} holds pickled Python objects, which are refused "
+                               "(loading them could run code)")
+            if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None:
+                raise _Refused(f"{path}: array {name[:-4]!r} declares dtype {dtype.str!r}, "
+                                 "which is not a plain number type; refused unread")
+            count = 1
+            for n in shape:
+                count *= n
+            declared = count * dtype.itemsize
+            if declared != info.file_size - header:
+                raise _Refused(f"{path}: array {name[:-4]!r} declares shape {shape} of "
+                                 f"{dtype} ({declared} bytes) but its member holds "
+                                 f"{info.file_size - header} bytes; refused before allocating "
+                                 "(the file is truncated or corrupt)")
+
+
 def load(path):
     """Read a file written by ``save``: {name: NumPy array}.
 
-    Raises ValueError naming the file when it is truncated, corrupt or holds pickled objects.
+    Raises ValueError naming the file when it is truncated, corrupt, holds pickled objects,
+    or declares arrays larger than the bytes it holds (checked before allocating).
     """
     path = os.fspath(path)
     try:
+        check_npz(path)
         with _host.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except FileNotFoundError:
+    except (FileNotFoundError, _Refused):
         raise
     except ValueError as e:
         if "pickle" in str(e).lower() or "object" in str(e).lower():

@@ -77,7 +77,7 @@ def test_without_the_device_stand_in_numpy_in_the_source_is_caught(monkeypatch):
 
 
 def test_a_crash_names_the_line_of_the_student_file():
-    result = grade("5.3", module=variant(s5, col2im=col2im_crashes))
+    result = grade("5.3", module=variant(s5, col2im_dilated=col2im_crashes))
     assert "lesson05.py line" in result.message and "reshape(h, w)" in result.message
 
 

@@ -284,3 +284,82 @@ def test_float32_stays_float32(make, xp, to_xp):
 def test_bad_shapes_and_options_are_refused_clearly(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def naive_linear(x, w, b):
+    """y[n, o] = b[o] + sum_i x[n, i] * w[o, i]."""
+    n, n_in = x.shape
+    n_out = w.shape[0]
+    y = np.zeros((n, n_out))
+    for r in range(n):
+        for o in range(n_out):
+            y[r, o] = b[o] + sum(x[r, i] * w[o, i] for i in range(n_in))
+    return y
+
+
+def naive_cross_entropy(logits, target):
+    """-log(exp(x[n, t]) / sum_c exp(x[n, c])) per row, with Python floats."""
+    import math
+    return np.array([-math.log(math.exp(row[t]) / sum(math.exp(v) for v in row))
+                     for row, t in zip(logits.tolist(), target.tolist())])
+
+
+def test_linear_matches_the_definition(xp, to_xp):
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal(5)
+    y = F.linear(nn.Tensor(to_xp(x)), nn.Tensor(to_xp(w)), nn.Tensor(to_xp(b)))
+    np.testing.assert_allclose(nn.to_host(y.data), naive_linear(x, w, b), rtol=1e-12, atol=1e-14)
+    no_bias = F.linear(nn.Tensor(to_xp(x)), nn.Tensor(to_xp(w)))
+    np.testing.assert_allclose(nn.to_host(no_bias.data), naive_linear(x, w, np.zeros(5)),
+                               rtol=1e-12, atol=1e-14)
+    layer = nn.Linear(3, 5).to(xp, dtype=np.float64)
+    np.testing.assert_allclose(nn.to_host(layer(nn.Tensor(to_xp(x))).data),
+                               naive_linear(x, nn.to_host(layer.weight.data),
+                                            nn.to_host(layer.bias.data)), rtol=1e-12, atol=1e-14)
+
+
+def test_cross_entropy_matches_the_definition(xp, to_xp):
+    rng = np.random.default_rng(9)
+    logits, target = rng.standard_normal((6, 4)) * 2, np.array([0, 3, 1, 1, 2, 3])
+    expected = naive_cross_entropy(logits, target)
+    x = nn.Tensor(to_xp(logits))
+    for reduction, value in [("none", expected), ("sum", expected.sum()),
+                             ("mean", expected.mean())]:
+        got = F.cross_entropy(x, to_xp(target), reduction=reduction)
+        np.testing.assert_allclose(nn.to_host(got.data), value, rtol=1e-12, err_msg=reduction)
+    # Equal logits: every class has probability 1/C, the loss is log C.
+    even = F.cross_entropy(nn.Tensor(to_xp(np.zeros((2, 4)))), to_xp(np.array([1, 2])))
+    np.testing.assert_allclose(float(even.data), np.log(4), rtol=1e-14)
+    # A host target for device logits is moved to their device; large logits do not overflow.
+    huge = F.cross_entropy(nn.Tensor(to_xp(logits + 1000.0)), target, reduction="none")
+    np.testing.assert_allclose(nn.to_host(huge.data), expected, rtol=1e-9)
+    assert nn.get_array_module(huge.data) is xp
+
+
+def test_linear_and_cross_entropy_keep_float32():
+    rng = np.random.default_rng(10)
+    x = nn.Tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    layer = nn.Linear(4, 2)
+    loss = F.cross_entropy(layer(x), np.array([0, 1, 1]))
+    assert layer(x).dtype == np.float32 and loss.dtype == np.float32
+    loss.backward()
+    assert x.grad.dtype == np.float32 and layer.weight.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.linear(nn.Tensor(np.ones((2, 3))), nn.Tensor(np.ones((4, 5)))),
+     r"3 features .* expects 5"),
+    (lambda: F.linear(nn.Tensor(np.ones((2, 3))), nn.Tensor(np.ones(3))), r"\(out_features, in_"),
+    (lambda: F.linear(nn.Tensor(np.ones((2, 3))), nn.Tensor(np.ones((4, 3))),
+                      nn.Tensor(np.ones(3))), r"bias has shape \(3,\), expected \(4,\)"),
+    (lambda: F.cross_entropy(nn.Tensor(np.ones((2, 3))), np.array([0, 3])), r"in \[0, 3\)"),
+    (lambda: F.cross_entropy(nn.Tensor(np.ones((2, 3))), np.array([-1, 0])), "holds -1"),
+    (lambda: F.cross_entropy(nn.Tensor(np.ones((2, 3))), np.array([0.0, 1.0])), "integer"),
+    (lambda: F.cross_entropy(nn.Tensor(np.ones((2, 3))), np.array([0, 1, 2])),
+     r"target has shape \(3,\), expected \(2,\)"),
+    (lambda: F.cross_entropy(nn.Tensor(np.ones(3)), np.array([0])), r"\(N, C\)"),
+    (lambda: F.cross_entropy(nn.Tensor(np.ones((1, 3))), np.array([0]), "max"), "reduction"),
+])
+def test_linear_and_cross_entropy_refuse_bad_input_clearly(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -195,3 +195,39 @@ def test_modules_with_parameters(name, xp, leaf):
 def test_modules_without_parameters(module, leaf):
     assert module.parameters() == []
     check(module, leaf((2, 2, 4, 5), low=0.1, seed=25))
+
+
+# --- fully connected layers and the classification loss ---------------------------------------
+
+@pytest.mark.parametrize("x_shape, out_features, bias", [
+    ((4, 3), 2, True), ((5, 1), 3, False), ((2, 3, 4), 5, True), ((3,), 2, True),
+], ids=["batch", "one_feature_no_bias", "extra_batch_axis", "one_sample"])
+def test_linear(x_shape, out_features, bias, leaf):
+    inputs = [leaf(x_shape, seed=26), leaf((out_features, x_shape[-1]), seed=27)]
+    if bias:
+        inputs.append(leaf((out_features,), seed=28))
+    check(lambda x, w, *b: F.linear(x, w, *b), *inputs)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy(reduction, leaf, to_xp):
+    target = to_xp(np.array([2, 0, 3, 2, 1]))
+    logits = leaf((5, 4), seed=29)
+    logits.data *= 3            # confident rows as well as doubtful ones
+    check(lambda x: F.cross_entropy(x, target, reduction), logits)
+
+
+def test_cross_entropy_with_huge_logits(leaf, to_xp):
+    """Logits in the thousands: exp would overflow without the row maximum subtracted."""
+    logits = leaf((3, 3), seed=30)
+    logits.data += 1000.0
+    check(lambda x: F.cross_entropy(x, to_xp(np.array([0, 2, 1]))), logits)
+
+
+def test_linear_module_and_an_mlp(xp, leaf):
+    rng = np.random.default_rng(31)
+    mlp = nn.Sequential(nn.Linear(3, 5, rng=rng), nn.Tanh(), nn.Linear(5, 4, rng=rng),
+                        nn.Tanh(), nn.Linear(4, 2, bias=False, rng=rng))
+    for net in (nn.Linear(3, 2, rng=rng), mlp):
+        net.to(xp, dtype=np.float64)
+        assert nn.gradcheck(net, [leaf((6, 3), seed=32)])  # the input and every parameter

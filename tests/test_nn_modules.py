@@ -164,3 +164,19 @@ def test_module_errors_and_repr():
     text = repr(model())
     assert "(0): Conv2d(3, 2, kernel_size=(3, 3)" in text and "(2): Block(" in text
     assert "output_padding=(0, 0)" in text
+
+
+def test_linear_layout_initialisation_and_repr():
+    layer = nn.Linear(20, 3, rng=np.random.default_rng(3))
+    assert layer.weight.shape == (3, 20) and layer.bias.shape == (3,)   # PyTorch's (out, in)
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+    bound = 1 / np.sqrt(20)                                             # U(-1/sqrt(in), ...)
+    assert 0.8 * bound < np.abs(layer.weight.data).max() <= bound
+    assert np.abs(layer.bias.data).max() <= bound and layer.weight.dtype == np.float32
+    again = nn.Linear(20, 3, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(layer.weight.data, again.weight.data)
+    assert nn.Linear(2, 4, bias=False).bias is None
+    assert [n for n, _ in nn.Linear(2, 4, bias=False).named_parameters()] == ["weight"]
+    assert repr(layer) == "Linear(in_features=20, out_features=3, bias=True)"
+    y = layer(nn.Tensor(np.ones((5, 20), np.float32)))
+    assert y.shape == (5, 3)

@@ -1,5 +1,9 @@
 """nn.save / nn.load: round trips, refusal of pickled objects, atomic replacement."""
+import io
 import os
+import struct
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -79,3 +83,62 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
     assert path.read_bytes() == old_bytes
     assert nn.load(path)["w"].tolist() == [0, 0, 0]
     assert os.listdir(tmp_path) == ["checkpoint.npz"]  # no temporary file left behind
+
+
+# --- files that declare more than they hold --------------------------------------------------
+
+def npz_declaring(path, shape, descr="<f4", data=b"\x00" * 16, compression=zipfile.ZIP_STORED):
+    """An .npz whose one member 'w.npy' declares ``shape`` of ``descr`` but holds ``data``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False,
+                                                  "shape": shape})
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("w.npy", header.getvalue() + data)
+    return path
+
+
+def refused_without_allocating(path, match):
+    """nn.load refuses ``path`` with ``match`` and never holds more than 16 MiB meanwhile."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match):
+            nn.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2 ** 20, f"{peak / 2 ** 20:.0f} MiB allocated"
+
+
+@pytest.mark.parametrize("count", (10 ** 12, 50 * 2 ** 20))  # 3.6 TiB, and 200 MiB: allocatable
+@pytest.mark.parametrize("compression", (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED))
+def test_load_refuses_arrays_larger_than_their_member(tmp_path, count, compression):
+    path = npz_declaring(tmp_path / "big.npz", (count,), compression=compression)
+    assert os.path.getsize(path) < 1024
+    refused_without_allocating(path, rf"{path}: array 'w' declares shape \({count},\) of "
+                                     rf"float32 \({4 * count} bytes\) but its member holds 16")
+
+
+def test_load_refuses_a_zip_directory_that_overstates_a_member(tmp_path):
+    path = npz_declaring(tmp_path / "big.npz", (50 * 2 ** 20,), data=b"\x00" * 16)
+    data = bytearray(path.read_bytes())
+    directory = data.rindex(b"PK\x01\x02")  # sizes at bytes 20-27 of the directory entry
+    data[directory + 20: directory + 28] = struct.pack("<II", 200 * 2 ** 20 + 128,
+                                                       200 * 2 ** 20 + 128)
+    path.write_bytes(bytes(data))
+    refused_without_allocating(path, r"member 'w.npy' declares 209715328 bytes but 209715328 "
+                                     "are stored; the file is truncated")
+
+
+@pytest.mark.parametrize("descr", ("|V8", "<M8[s]", "|S4", [("a", "<f4"), ("b", "<i4")]))
+def test_load_refuses_types_that_are_not_plain_numbers(tmp_path, descr):
+    itemsize = np.dtype(descr).itemsize
+    path = npz_declaring(tmp_path / "odd.npz", (2,), descr=descr, data=b"\x00" * 2 * itemsize)
+    with pytest.raises(ValueError, match="not a plain number type"):
+        nn.load(path)
+
+
+def test_load_still_reads_compressed_files_and_text(tmp_path):
+    path = tmp_path / "c.npz"
+    np.savez_compressed(path, w=np.zeros((256, 256), np.float32), config=np.array('{"a": 1}'))
+    state = nn.load(path)
+    assert state["w"].shape == (256, 256) and str(state["config"]) == '{"a": 1}'

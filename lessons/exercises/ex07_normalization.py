@@ -1,51 +1,93 @@
-"""Exercises of lesson 7: instance normalization, forward and backward.
+"""Exercises of lesson 7: the affine instance norm's backward, and batch normalization.
 
 Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
 
-Grade with: python -m lessons.grade 7.1    (and 7.2)
+Grade with: python -m lessons.grade 7.1    (and 7.2, 7.3)
 """
 import nn
 
 
-def instance_norm(x, eps=1e-5):
-    """Exercise 7.1: instance normalization, on arrays (no scale and shift).
+class AffineInstanceNorm(nn.Function):
+    """Instance normalization with a learned scale and shift per channel (affine=True):
+    y = gamma[c] * xhat + beta[c]. forward is given; backward is Exercise 7.1."""
 
-    x: (N, C, H, W) -> (N, C, H, W), the same dtype. For every sample n and channel c,
-    over the H*W pixels of that plane:
+    def __init__(self, eps=1e-5):
+        self.eps = eps
 
-        mean = sum(x) / (H*W)        var = sum((x - mean)^2) / (H*W)    (biased: not H*W - 1)
-        y = (x - mean) / sqrt(var + eps)
+    def forward(self, x, gamma, beta):
+        xp = nn.get_array_module(x)
+        self.inv_std = 1 / xp.sqrt(x.var(axis=(2, 3), keepdims=True) + self.eps)  # (N, C, 1, 1)
+        self.xhat = (x - x.mean(axis=(2, 3), keepdims=True)) * self.inv_std      # (N, C, H, W)
+        self.gamma = gamma
+        return gamma.reshape(1, -1, 1, 1) * self.xhat + beta.reshape(1, -1, 1, 1)
 
-    Hint: ``x.mean(axis=(2, 3), keepdims=True)`` keeps the (N, C, 1, 1) shape that broadcasts
-    back over the plane; use ``xp = nn.get_array_module(x)`` for sqrt.
+    def backward(self, g):
+        """Exercise 7.1: the three gradients of the affine instance norm.
+
+        g: dL/dy, (N, C, H, W) -> (dL/dx of shape (N, C, H, W), dL/dgamma of shape (C,),
+        dL/dbeta of shape (C,)). gamma[c] and beta[c] are shared by every pixel of channel c
+        in every sample of the batch, so their gradients are sums over n, h and w:
+
+            dL/dbeta[c]  = sum over n, h, w of g[n, c, h, w]
+            dL/dgamma[c] = sum over n, h, w of g[n, c, h, w] * xhat[n, c, h, w]
+
+        and dL/dx is the lesson's backward applied to dL/dxhat, the upstream gradient of
+        the normalization inside (means over H and W, s = sqrt(var + eps)):
+
+            dL/dx = (d - mean(d) - xhat * mean(d * xhat)) / s,    d = dL/dxhat = ?
+
+        Hint: ``self.xhat``, ``self.inv_std`` (= 1 / s) and ``self.gamma`` are saved by
+        forward. Work out d from y = gamma * xhat + beta first.
+        """
+        raise NotImplementedError("Exercise 7.1")
+
+
+def batch_norm_train(x, running_mean, running_var, momentum=0.1, eps=1e-5):
+    """Exercise 7.2: batch normalization in training mode (no scale and shift), with the
+    running statistics it keeps for test time, as PyTorch's BatchNorm2d does.
+
+    x: (N, C, H, W); running_mean, running_var: (C,) -> (y of shape (N, C, H, W), the new
+    running_mean (C,), the new running_var (C,)); the arrays given are not modified.
+    Per channel c, over its m = N*H*W values (the whole batch, not one image):
+
+        mean = sum(x) / m       var = sum((x - mean)^2) / m       y = (x - mean) / sqrt(var + eps)
+        new running_mean = (1 - momentum) * running_mean + momentum * mean
+        new running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
+
+    The normalization uses the biased variance; the running variance, an estimate for the
+    data at large, the unbiased one.
+    Hint: statistics over the axes (0, 2, 3); they come out with shape (C,), and
+    ``.reshape(1, -1, 1, 1)`` lines them up with x's channel axis again.
     """
-    raise NotImplementedError("Exercise 7.1")
+    raise NotImplementedError("Exercise 7.2")
 
 
-class InstanceNorm(nn.Function):
-    """Instance normalization as a Function. forward is given; backward is Exercise 7.2."""
+class BatchNorm(nn.Function):
+    """Batch normalization in training mode, no scale and shift: statistics per channel over
+    the batch and the pixels. forward is given; backward is Exercise 7.3."""
 
     def __init__(self, eps=1e-5):
         self.eps = eps
 
     def forward(self, x):
-        xp = nn.get_array_module(x)
-        centered = x - x.mean(axis=(2, 3), keepdims=True)
-        var = (centered * centered).mean(axis=(2, 3), keepdims=True)
-        self.inv_std = 1.0 / xp.sqrt(var + self.eps)   # (N, C, 1, 1)
-        self.xhat = centered * self.inv_std            # (N, C, H, W), the output
+        m = x.size // x.shape[1]
+        centered = x - x.sum(axis=(0, 2, 3), keepdims=True) / m
+        self.inv_std = ((centered ** 2).sum(axis=(0, 2, 3), keepdims=True) / m + self.eps) ** -0.5
+        self.xhat = centered * self.inv_std         # self.inv_std: (1, C, 1, 1)
         return self.xhat
 
     def backward(self, g):
-        """Exercise 7.2: the gradient of instance normalization.
+        """Exercise 7.3: the gradient of batch normalization (training mode).
 
-        g: dL/dy, (N, C, H, W) -> dL/dx, (N, C, H, W). Every x of a plane moves the plane's
-        mean and variance, and so every output of that plane; the chain rule through both
-        gives, with means taken over H and W (keepdims) and s = sqrt(var + eps):
+        g: dL/dy, (N, C, H, W) -> dL/dx, (N, C, H, W), for forward's
 
-            dL/dx = (g - mean(g) - xhat * mean(g * xhat)) / s
+            y = xhat = (x - mean) / s,    s = sqrt(var + eps),
 
-        Hint: ``self.xhat`` and ``self.inv_std`` (= 1 / s) are saved by forward. Derive the
-        formula once on paper: y = (x - m) / s with m and s functions of all of the plane.
+        mean and (biased) var of each channel over its m = N*H*W values, axes (0, 2, 3).
+        Every x of channel c, in every image of the batch, moves that channel's mean and
+        variance, and so every output of the channel in the whole batch. Derive dL/dx as
+        the lesson derived instance norm's backward.
+        Hint: ``self.xhat`` and ``self.inv_std`` (= 1 / s, shape (1, C, 1, 1)) are saved by
+        forward. Which step of the lesson's derivation used that the plane was one image?
         """
-        raise NotImplementedError("Exercise 7.2")
+        raise NotImplementedError("Exercise 7.3")

@@ -1,54 +1,63 @@
-"""Exercises of lesson 9: the least-squares GAN losses, and reflection padding.
+"""Exercises of lesson 9: a GAN loss the lesson only mentions, the best discriminator of the
+least-squares game, and the backward pass of reflection padding.
 
 Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
 
-Grade with: python -m lessons.grade 9.1    (and 9.2)
+Grade with: python -m lessons.grade 9.1    (and 9.2, 9.3)
 """
 import nn
 import nn.functional as F
 
 
-def lsgan_discriminator_loss(d_real, d_fake):
-    """Exercise 9.1, part 1: the LSGAN loss of the discriminator (Mao et al. 2017).
+def non_saturating_generator_loss(d_fake):
+    """Exercise 9.1: the generator loss of Goodfellow et al.'s GAN, in its non-saturating form.
 
-    d_real: Tensor, D's scores of real images, any shape (a PatchGAN gives (N, 1, 30, 30));
-    d_fake: Tensor, D's scores of generated images, any shape -> a one-element Tensor:
+    d_fake: Tensor of any shape, D's raw scores (logits) of generated images; D's probability
+    that an image is real is sigmoid(score) -> a one-element Tensor:
 
-        L_D = 0.5 * (mean((d_real - 1)^2) + mean(d_fake^2))
+        L_G = mean(-log(sigmoid(d_fake))) = mean(log(1 + exp(-d_fake)))
 
-    D learns to score real images 1 and fakes 0; the 0.5 slows D down relative to G.
-    Hint: build it from Tensor operations (``F.mse_loss`` takes a number as the target) so
-    that backward reaches D's parameters; a NumPy number would cut the graph.
+    The minimax game would have G *minimise* mean(log(1 - sigmoid(d_fake))), whose gradient
+    vanishes exactly when D rejects the fakes confidently (scores very negative), at the start
+    of training. Maximising log(sigmoid(d_fake)) instead gives G a strong gradient there.
+    Scores reach +-100: write it so that no exp overflows, with the identity
+        log(1 + exp(-s)) = max(-s, 0) + log(1 + exp(-|s|)).
+    Hint: Tensor operations only (``F.relu``, ``.abs()``, ``.exp()``, ``.log()``, ``.mean()``),
+    so that gradients reach G.
     """
     raise NotImplementedError("Exercise 9.1")
 
 
-def lsgan_generator_loss(d_fake):
-    """Exercise 9.1, part 2: the LSGAN loss of the generator.
+def optimal_lsgan_discriminator(p_real, p_fake, real_label=1.0, fake_label=0.0):
+    """Exercise 9.2: the best discriminator of the least-squares game, at every point x.
 
-    d_fake: Tensor, D's scores of generated images, any shape -> a one-element Tensor:
+    p_real, p_fake: arrays of one shape, the densities of real and generated images at some
+    points x (non-negative, not both 0); real_label, fake_label: the targets b and a
+    -> an array of that shape, D*(x):
 
-        L_G = mean((d_fake - 1)^2)
+        D minimises  1/2 E_real[(D(x) - b)^2] + 1/2 E_fake[(D(x) - a)^2]
+                   = integral of 1/2 (p_real(x) (D(x) - b)^2 + p_fake(x) (D(x) - a)^2) dx
 
-    G wins when D scores its images as real (1). There is no 0.5 here.
-    Hint: the same building block as part 1, with the other target.
-    """
-    raise NotImplementedError("Exercise 9.1")
-
-
-def reflect_pad(x, p):
-    """Exercise 9.2: reflection padding, the forward pass (what nn.ReflectionPad2d computes).
-
-    x: (N, C, H, W), p: int with 0 <= p < min(H, W) -> (N, C, H + 2p, W + 2p). The border
-    mirrors the image about its edge pixel, without repeating it: a row [a b c d] padded by 2
-    becomes [c b a b c d c b]. With r(k, n) = -k for k < 0, 2(n - 1) - k for k >= n, k otherwise:
-
-        out[n, c, i, j] = x[n, c, r(i - p, H), r(j - p, W)]
-
-    The generator pads this way before its 7x7 convolutions, so that the image border does
-    not look like a black frame to the kernel.
-    Hint: fill the centre, then the left and right columns from x (``x[..., 1:p + 1]``
-    reversed with ``[..., ::-1]``), then the top and bottom rows from the padded result
-    (which fills the corners too).
+    Minimise the integrand for each x separately (it is a parabola in the number D(x)).
+    Check your formula against the lesson: when G is perfect (p_fake = p_real), D* must be
+    (a + b) / 2, the 0.5 that both losses settle around.
+    Hint: set the derivative with respect to D(x) to zero and solve.
     """
     raise NotImplementedError("Exercise 9.2")
+
+
+def reflect_pad_backward(grad, p):
+    """Exercise 9.3: the backward pass of reflection padding.
+
+    grad: array (N, C, H + 2p, W + 2p), the gradient of the loss with respect to the padded
+    image; p: int, 0 <= p < H and p < W -> array (N, C, H, W), the gradient with respect to the
+    image before padding.
+
+    Forward copied pixel x[i, j] to every padded position that mirrors onto it (lesson 9's
+    ``mirror``): its centre position, and up to three mirror images near an edge or corner. A
+    pixel used several times receives the sum of their gradients (lesson 1).
+    Hint: start from the centre block, then fold each border strip back onto the rows (and
+    columns) it mirrors, with ``+=``; reverse a strip with a step of -1. Fold the rows first,
+    then the columns of the result, and the corners take care of themselves.
+    """
+    raise NotImplementedError("Exercise 9.3")

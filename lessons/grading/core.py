@@ -109,6 +109,19 @@ def check_array(what, got, expected, atol=1e-8, rtol=1e-6):
                     f"(error {abs(got_h[worst] - exp_h[worst]):.3g})")
 
 
+def check_loss_tensor(what, loss, reaches="the networks"):
+    """Raise Wrong unless ``loss`` is a one-element Tensor that is still part of the graph."""
+    if not isinstance(loss, nn.Tensor):
+        raise Wrong(f"{what} returned {type(loss).__name__}: return a Tensor built from Tensor "
+                    f"operations, so that backward reaches {reaches}")
+    if loss.data.size != 1:
+        raise Wrong(f"{what} returned a Tensor of shape {tuple(loss.shape)}: a loss is one "
+                    "number; take the mean")
+    if not loss.requires_grad:
+        raise Wrong(f"{what} is cut from the graph (it does not require grad): compute it from "
+                    "the Tensors themselves, not from their .data")
+
+
 def check_number(what, got, expected, atol=1e-8, rtol=1e-6):
     """Raise Wrong unless ``got`` is a number within tolerance of ``expected``."""
     try:

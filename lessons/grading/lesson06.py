@@ -1,61 +1,209 @@
-"""Checks of lesson 6: transposed convolution forward, and the output-size formulas.
+"""Checks of lesson 6: the transposed convolution as a convolution, its backward, and the
+backward of nearest-neighbour upsampling.
 
-Both are compared with nn: its conv_transpose2d, and the shapes its convolutions produce.
+The references are nn's F.conv_transpose2d and its autograd backward (which the test suite
+checks against loops and finite differences), and a loop over the upsampling blocks. A wrong
+answer is first compared with what the classic mistakes compute from the same inputs; the
+gradients are then checked by nn.gradcheck too.
 """
-import numbers
-
 import numpy as np
 
 import nn
 import nn.functional as F
 
-from .core import Wrong, check_array, later_part
+from .core import (Wrong, check_array, check_backward_shapes, check_gradients,
+                   name_the_mistake)
 
 MODULE = "ex06_transposed_convolution"
+POINTS = {"6.1": 3, "6.2": 3, "6.3": 2}
 
 
-def check_conv_transpose2d(module):
+def _transposed(x, weight, stride, padding, output_padding=0):
+    return F.conv_transpose2d(nn.Tensor(x), nn.Tensor(weight), stride=stride, padding=padding,
+                              output_padding=output_padding).data
+
+
+def _conv(x, kernel, stride=1, padding=0):
+    return F.conv2d(nn.Tensor(x), nn.Tensor(np.ascontiguousarray(kernel)), stride=stride,
+                    padding=padding).data
+
+
+def _by_conv(x, weight, stride, top, bottom, left, right, flip=(True, True), swap=True,
+             spread=True):
+    """Exercise 6.1's three steps with each one optionally done wrong."""
+    n, c, h, w = x.shape
+    if spread:
+        up = np.zeros((n, c, (h - 1) * stride + 1, (w - 1) * stride + 1))
+        up[:, :, ::stride, ::stride] = x
+    else:
+        up = x
+    framed = np.pad(up, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    kernel = weight[:, :, ::-1 if flip[0] else 1, ::-1 if flip[1] else 1]
+    kernel = kernel.transpose(1, 0, 2, 3) if swap else kernel
+    if kernel.shape[1] != c or min(framed.shape[2] - kernel.shape[2],
+                                   framed.shape[3] - kernel.shape[3]) < 0:
+        return np.full((1,), np.nan)   # that answer crashes: it matches nothing
+    return _conv(framed, kernel)
+
+
+def check_conv_transpose2d_by_conv(module):
     rng = np.random.default_rng(0)
-    configs = [  # (x shape, C_out, kh, kw, stride, padding)
-        ((2, 3, 4, 3), 2, 3, 3, 2, 1),   # the generator's upsampling layer, without output_padding
-        ((1, 2, 3, 4), 3, 2, 3, 1, 0),
-        ((2, 1, 3, 3), 2, 4, 4, 3, 2),
+    configs = [  # x shape, weight shape (C_in, C_out, KH, KW), stride, padding, output_padding
+        ((2, 3, 4, 5), (3, 3, 3, 2), 2, 1, 1),   # C_in = C_out: unswapped channels still run
+        ((1, 2, 3, 4), (2, 3, 2, 3), 1, 0, 0),
+        ((2, 1, 3, 3), (1, 2, 4, 4), 3, 2, 2),
     ]
-    for shape, c_out, kh, kw, stride, padding in configs:
+    for shape, wshape, s, p, op in configs:
+        x, weight = rng.standard_normal(shape), rng.standard_normal(wshape)
+        kh, kw = wshape[2:]
+        what = (f"conv_transpose2d_by_conv(x of shape {shape}, weight of shape {wshape}, "
+                f"stride={s}, padding={p}, output_padding={op})")
+        got = module.conv_transpose2d_by_conv(x.copy(), weight.copy(), s, p, op)
+        expected = _transposed(x, weight, s, p, op)
+        frame = (kh - 1 - p, kh - 1 - p + op, kw - 1 - p, kw - 1 - p + op)
+        mistakes = [
+            (_by_conv(x, weight, s, *frame, flip=(False, False)),
+             f"{what}: the kernel is not flipped. Spreading sends x[p] through weight[t - p*S] "
+             "to output t; gathering at t reads it through kernel index K - 1 - (t - p*S)"),
+            (_by_conv(x, weight, s, *frame, flip=(True, False)),
+             f"{what}: the kernel is flipped along its rows only: flip both axes, "
+             "weight[:, :, ::-1, ::-1]"),
+            (_by_conv(x, weight, s, *frame, flip=(False, True)),
+             f"{what}: the kernel is flipped along its columns only: flip both axes, "
+             "weight[:, :, ::-1, ::-1]"),
+            (_by_conv(x, weight, s, *frame, swap=False),
+             f"{what}: the weight's channel axes are not exchanged: a transposed convolution's "
+             "weight is (C_in, C_out, KH, KW), conv2d wants (C_out, C_in, KH, KW): "
+             "transpose(1, 0, 2, 3)"),
+            (_by_conv(x, weight, s, kh - 1, kh - 1 + op, kw - 1, kw - 1 + op),
+             f"{what}: the frame ignores the padding: it is KH - 1 - padding zeros wide, so "
+             "that the output loses `padding` rows on each side"),
+            (_by_conv(x, weight, s, p, p + op, p, p + op),
+             f"{what}: the frame is `padding` zeros wide; it is KH - 1 - padding, so that "
+             "every kernel position that touches an input pixel is counted"),
+            (_by_conv(x, weight, s, frame[0] + op, frame[1] - op, frame[2] + op, frame[3] - op),
+             f"{what}: output_padding went to the top and left: its extra rows and columns "
+             "belong at the bottom and right"),
+        ]
+        if s > 1:
+            mistakes.append((_by_conv(x, weight, s, *frame, spread=False),
+                             f"{what}: the stride is forgotten: spread x out first, with "
+                             "stride - 1 zeros between neighbouring pixels"))
+        name_the_mistake(got, expected, mistakes, atol=1e-10)
+        check_array(what, got, expected, atol=1e-10)
+
+
+def check_conv_transpose2d_backward(module):
+    rng = np.random.default_rng(1)
+    configs = [  # x shape, weight shape (C_in, C_out, KH, KW), stride, padding
+        ((2, 3, 3, 4), (3, 2, 3, 3), 2, 1),   # the generator's upsampling layer's stride
+        ((1, 2, 4, 3), (2, 3, 4, 2), 3, 0),
+        ((2, 2, 3, 3), (2, 2, 2, 3), 1, 1),
+    ]
+    for shape, wshape, s, p in configs:
+        x, weight = rng.standard_normal(shape), rng.standard_normal(wshape)
+        xt, wt = nn.Tensor(x, requires_grad=True), nn.Tensor(weight, requires_grad=True)
+        y = F.conv_transpose2d(xt, wt, stride=s, padding=p)
+        g = rng.standard_normal(y.shape)
+        y.backward(g)
+        function = module.ConvTranspose2d(s, p)
+        function.forward(x.copy(), weight.copy())
+        grads = function.backward(g.copy())
+        if not isinstance(grads, tuple) or len(grads) != 2:
+            check_backward_shapes(module.ConvTranspose2d(s, p), (x.copy(), weight.copy()),
+                                  ("x", "weight"))
+        dx, dweight = grads
+        what = f"(x of shape {shape}, weight of shape {wshape}, stride={s}, padding={p})"
+        mistakes = [
+            (_conv(g, weight[:, :, ::-1, ::-1], s, p), f"dL/dx {what}: the kernel is flipped, "
+             "but the gradient of a transposed convolution is the plain convolution with the "
+             "same weight: the flip belongs to the other direction (exercise 6.1)"),
+            (_transposed(g, weight.transpose(1, 0, 2, 3), s, p),
+             f"dL/dx {what} is another transposed convolution; the adjoint of a transposed "
+             "convolution is a convolution: conv2d(g, weight, stride, padding)"),
+        ]
+        if s > 1:
+            mistakes.append((_conv(g, weight, 1, p), f"dL/dx {what}: the stride is forgotten: "
+                             "the convolution that undoes a stride-S spreading steps S pixels"))
+        if p > 0:
+            mistakes.append((_conv(g, weight, s, 0), f"dL/dx {what}: the padding is "
+                             "forgotten: forward cropped `padding` rows; the convolution pads "
+                             "them back"))
+        name_the_mistake(dx, xt.grad, mistakes, atol=1e-10)
+        check_array(f"dL/dx {what}", dx, xt.grad, atol=1e-10)
+        mistakes = [
+            (wt.grad[:, :, ::-1, ::-1], f"dL/dweight {what} is flipped: offset (i, j) of the "
+             "weight meets x[p, q] at gpad[p*stride + i, q*stride + j], nothing is reversed"),
+            (_weight_grad(x, g, wshape, 1, p), f"dL/dweight {what}: the stride is forgotten: "
+             "offset (i, j) meets x[p, q] at gpad[p*stride + i, q*stride + j], so the slice of "
+             "gpad steps `stride` pixels"),
+        ]
+        if wshape[0] != wshape[1]:
+            mistakes.append((wt.grad.transpose(1, 0, 2, 3), (
+                f"dL/dweight {what} has shape {tuple(getattr(dweight, 'shape', ()))}, the "
+                "transposed weight's: a transposed convolution's weight is (C_in, C_out, KH, "
+                "KW), x's channels first")))
+        name_the_mistake(dweight, wt.grad, mistakes, atol=1e-10)
+        check_array(f"dL/dweight {what}", dweight, wt.grad, atol=1e-10)
+    x = nn.Tensor(rng.standard_normal((1, 2, 3, 2)), requires_grad=True)
+    weight = nn.Tensor(rng.standard_normal((2, 3, 3, 2)), requires_grad=True)
+    check_gradients(lambda a, b: module.ConvTranspose2d(2, 1)(a, b), [x, weight],
+                    ("x (stride 2, padding 1)", "weight (stride 2, padding 1)"))
+
+
+def _weight_grad(x, g, wshape, stride, padding):
+    """dL/dweight by its definition, over an explicitly padded g; NaN where a slice of g does
+    not reach (what a wrong answer would crash on)."""
+    n, c, h, w = x.shape
+    gpad = np.pad(g, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = np.zeros(wshape)
+    for i in range(wshape[2]):
+        for j in range(wshape[3]):
+            window = gpad[:, :, i:i + stride * h:stride, j:j + stride * w:stride]
+            if window.shape[2:] != (h, w):
+                return np.full(wshape, np.nan)
+            out[:, :, i, j] = np.tensordot(x, window, axes=([0, 2, 3], [0, 2, 3]))
+    return out
+
+
+def _block_sums(g, f):
+    n, c, oh, ow = g.shape
+    out = np.zeros((n, c, oh // f, ow // f))
+    for p in range(oh // f):
+        for q in range(ow // f):
+            out[:, :, p, q] = g[:, :, p * f:(p + 1) * f, q * f:(q + 1) * f].sum(axis=(2, 3))
+    return out
+
+
+def check_upsample_backward(module):
+    rng = np.random.default_rng(2)
+    for shape, f in [((2, 3, 3, 4), 2), ((1, 2, 2, 3), 3)]:
         x = rng.standard_normal(shape)
-        weight = rng.standard_normal((shape[1], c_out, kh, kw))
-        expected = F.conv_transpose2d(nn.Tensor(x), nn.Tensor(weight), stride=stride,
-                                      padding=padding).data
-        got = module.conv_transpose2d(x.copy(), weight.copy(), stride=stride, padding=padding)
-        check_array(f"conv_transpose2d(x of shape {shape}, weight of shape {weight.shape}, "
-                    f"stride={stride}, padding={padding})", got, expected, atol=1e-10)
+        g = rng.standard_normal((shape[0], shape[1], shape[2] * f, shape[3] * f))
+        function = module.Upsample(f)
+        function.forward(x.copy())
+        got = function.backward(g.copy())
+        what = f"Upsample({f}).backward(g of shape {g.shape})"
+        n, c, oh, ow = g.shape
+        mistakes = [
+            (g.reshape(n, c, f, oh // f, f, ow // f).sum(axis=(2, 4)),
+             f"{what} sums over the wrong axes: reshape(N, C, f, H, f, W) groups pixels H rows "
+             "apart, not the f x f block of one input pixel; reshape to (N, C, H, f, W, f) and "
+             "sum axes 3 and 5"),
+            (_block_sums(g, f) / f ** 2, f"{what} is the mean of each block: the input pixel "
+             "was copied f*f times, and a value used several times gets the sum of the "
+             "gradients"),
+            (g[:, :, ::f, ::f], f"{what} keeps one gradient per block: the input pixel was "
+             "copied to all f*f pixels of its block, and each copy sends its gradient back"),
+            (g.reshape(n, c, oh // f, f, ow // f, f).sum(axis=3),
+             f"{what} has shape {tuple(getattr(got, 'shape', ()))}: only the rows of each "
+             "block are summed (axis 3); its columns (axis 5) too"),
+        ]
+        name_the_mistake(got, _block_sums(g, f), mistakes, atol=1e-12)
+        check_array(what, got, _block_sums(g, f), atol=1e-12)
+        t = nn.Tensor(x, requires_grad=True)
+        check_gradients(lambda a: module.Upsample(f)(a), [t], (f"x (factor {f})",))
 
 
-def _check_size(what, got, expected):
-    if isinstance(got, float) or not isinstance(got, numbers.Integral):
-        raise Wrong(f"{what} returned {got!r}, a {type(got).__name__}: sizes are whole numbers "
-                    "(use // for the floor division)")
-    if got != expected:
-        raise Wrong(f"{what} returned {got}, but nn's layer gives {expected}")
-
-
-def check_output_sizes(module):
-    for size, k, s, p in [(7, 3, 1, 1), (8, 3, 2, 1), (7, 3, 2, 0), (256, 7, 1, 3), (64, 4, 2, 1),
-                          (5, 5, 1, 0), (9, 4, 3, 2)]:
-        y = F.conv2d(nn.Tensor(np.zeros((1, 1, size, size))), nn.Tensor(np.zeros((1, 1, k, k))),
-                     stride=s, padding=p)
-        _check_size(f"conv_output_size(size={size}, kernel={k}, stride={s}, padding={p})",
-                    module.conv_output_size(size, k, s, p), y.shape[2])
-    for size, k, s, p, op in [(4, 3, 2, 1, 1), (4, 3, 2, 1, 0), (5, 4, 2, 1, 0), (3, 3, 1, 0, 0),
-                              (7, 3, 3, 2, 2), (32, 3, 2, 1, 1)]:
-        y = F.conv_transpose2d(nn.Tensor(np.zeros((1, 1, size, size))),
-                               nn.Tensor(np.zeros((1, 1, k, k))), stride=s, padding=p,
-                               output_padding=op)
-        what = (f"conv_transpose_output_size(size={size}, kernel={k}, stride={s}, padding={p}, "
-                f"output_padding={op})")
-        got = later_part("conv_output_size", "conv_transpose_output_size",
-                         module.conv_transpose_output_size, size, k, s, p, op)
-        _check_size(what, got, y.shape[2])
-
-
-CHECKS = {"6.1": check_conv_transpose2d, "6.2": check_output_sizes}
+CHECKS = {"6.1": check_conv_transpose2d_by_conv, "6.2": check_conv_transpose2d_backward,
+          "6.3": check_upsample_backward}

@@ -1,38 +1,223 @@
-"""Checks of lesson 7: instance normalization forward (against nn) and backward (gradcheck)."""
+"""Checks of lesson 7: the affine instance norm's backward, batch normalization's forward
+with its running statistics, and its backward.
+
+The references are written here from the definitions: loops over the channels for batch
+norm's forward, nn's Tensor operations (mean, power; autograd derives the backward) for the
+gradients, which nn.gradcheck then confirms against finite differences. A wrong answer is
+first compared with what the classic mistakes compute from the same inputs.
+"""
 import numpy as np
 
 import nn
-import nn.functional as F
 
-from .core import Wrong, check_array, check_backward_shapes, check_gradients
+from .core import (Wrong, check_array, check_backward_shapes, check_gradients,
+                   name_the_mistake)
 
 MODULE = "ex07_normalization"
+POINTS = {"7.1": 3, "7.2": 2, "7.3": 2}
 
 
-def check_instance_norm(module):
+def _normalize(x, axes, eps):
+    """(x - mean) / sqrt(var + eps) from Tensor operations, so that autograd differentiates it."""
+    mu = x.mean(axis=axes, keepdims=True)
+    centered = x - mu
+    return centered * ((centered * centered).mean(axis=axes, keepdims=True) + eps) ** -0.5
+
+
+def _norm_backward(g, xhat, inv_std, axes, mean_term=True, variance_term=True):
+    """The normalization backward, with a term left out as a wrong answer leaves it out."""
+    d = g.copy()
+    if mean_term:
+        d = d - g.mean(axis=axes, keepdims=True)
+    if variance_term:
+        d = d - xhat * (g * xhat).mean(axis=axes, keepdims=True)
+    return d * inv_std
+
+
+def _statistics(x, axes, eps):
+    mu = x.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    return (x - mu) * inv_std, inv_std
+
+
+def _unpack(result, count, what):
+    if not isinstance(result, tuple) or len(result) != count:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise Wrong(f"{what} must return a tuple of {count} arrays; it returned {got}")
+    return result
+
+
+# --- 7.1 -----------------------------------------------------------------------------------
+
+def check_affine_instance_norm_backward(module):
     rng = np.random.default_rng(0)
-    # A large offset and scale per plane: the output must not depend on either.
-    x = rng.standard_normal((2, 3, 5, 4)) * rng.uniform(0.5, 3, (2, 3, 1, 1)) + 4.0
-    expected = F.instance_norm(nn.Tensor(x)).data
-    check_array(f"instance_norm(x of shape {x.shape}) (float64)", module.instance_norm(x.copy()),
-                expected, atol=1e-10)
-    check_array("instance_norm(x, eps=0.5): eps belongs inside the sqrt, with the variance",
-                module.instance_norm(x.copy(), eps=0.5),
-                F.instance_norm(nn.Tensor(x), eps=0.5).data, atol=1e-10)
-    y = module.instance_norm(x.astype(np.float32))
-    if getattr(y, "dtype", None) != np.float32:
-        raise Wrong(f"instance_norm of a float32 input returned {getattr(y, 'dtype', type(y))}: "
-                    "keep the input's dtype (a float64 constant or array upcasts the result)")
-    check_array("instance_norm of a float32 input", y, expected, atol=1e-4, rtol=1e-4)
-
-
-def check_instance_norm_backward(module):
-    rng = np.random.default_rng(0)
-    for shape in [(2, 3, 4, 5), (1, 2, 2, 3)]:
+    for shape in [(2, 3, 4, 5), (3, 2, 2, 3)]:
+        c = shape[1]
         x = rng.standard_normal(shape) * 2 + 1
-        check_backward_shapes(module.InstanceNorm(), (x.copy(),), ("x",))
-        t = nn.Tensor(x, requires_grad=True)
-        check_gradients(lambda a: module.InstanceNorm()(a), [t], ("x",))
+        gamma, beta = rng.uniform(0.5, 3.0, c), rng.standard_normal(c)
+        g = rng.standard_normal(shape)
+        xt, gt, bt = (nn.Tensor(a.copy(), requires_grad=True) for a in (x, gamma, beta))
+        y = _normalize(xt, (2, 3), 1e-5) * gt.reshape(1, -1, 1, 1) + bt.reshape(1, -1, 1, 1)
+        y.backward(g)
+        function = module.AffineInstanceNorm()
+        function.forward(x.copy(), gamma.copy(), beta.copy())
+        grads = function.backward(g.copy())
+        if not isinstance(grads, tuple) or len(grads) != 3:
+            check_backward_shapes(module.AffineInstanceNorm(), (x, gamma, beta),
+                                  ("x", "gamma", "beta"))
+        dx, dgamma, dbeta = grads
+        what = f"AffineInstanceNorm.backward (x of shape {shape})"
+        xhat, inv_std = _statistics(x, (2, 3), 1e-5)
+        d = g * gamma.reshape(1, -1, 1, 1)
+        per_image = "summed over H and W only, one value per image: gamma and beta are " \
+                    "shared by the whole batch, so sum over n too, axes (0, 2, 3)"
+        name_the_mistake(dbeta, bt.grad, [
+            (g.sum(axis=(2, 3)), f"{what}: dL/dbeta is {per_image}"),
+            ((g * xhat).sum(axis=(0, 2, 3)), f"{what}: dL/dgamma and dL/dbeta come back in "
+             "the wrong order: return (dx, dgamma, dbeta)")])
+        check_array(f"{what}: dL/dbeta", dbeta, bt.grad, atol=1e-10)
+        name_the_mistake(dgamma, gt.grad, [
+            (g.sum(axis=(0, 2, 3)), f"{what}: dL/dgamma is the sum of g alone; gamma "
+             "multiplies xhat, so each pixel's g is weighted by its xhat"),
+            ((g * xhat).sum(axis=(2, 3)), f"{what}: dL/dgamma is {per_image}"),
+            ((g * xhat * inv_std).sum(axis=(0, 2, 3)), f"{what}: dL/dgamma is divided by s: "
+             "gamma multiplies xhat, the normalized value, so dL/dgamma sums g * xhat")])
+        check_array(f"{what}: dL/dgamma", dgamma, gt.grad, atol=1e-10)
+        name_the_mistake(dx, xt.grad, [
+            (_norm_backward(g, xhat, inv_std, (2, 3)), f"{what}: dL/dx is missing gamma: "
+             "the normalization inside receives dL/dxhat = gamma * g, not g"),
+            (_norm_backward(d, xhat, inv_std, (2, 3), mean_term=False), f"{what}: dL/dx is "
+             "missing the mean term: subtract mean(d), since every x of a plane moves its "
+             "mean"),
+            (_norm_backward(d, xhat, inv_std, (2, 3), variance_term=False), f"{what}: dL/dx "
+             "is missing the variance term: subtract xhat * mean(d * xhat), since every x of "
+             "a plane moves its variance"),
+            (_norm_backward(d, xhat, inv_std, (0, 2, 3)), f"{what}: dL/dx takes its means "
+             "over the batch too (axes (0, 2, 3)): instance norm's statistics, and so its "
+             "backward's means, are per image, over H and W"),
+        ], atol=1e-10)
+        check_array(f"{what}: dL/dx", dx, xt.grad, atol=1e-10)
+    x = nn.Tensor(rng.standard_normal((2, 2, 2, 3)) * 2 + 1, requires_grad=True)
+    gamma = nn.Tensor(rng.uniform(0.5, 3.0, 2), requires_grad=True)
+    beta = nn.Tensor(rng.standard_normal(2), requires_grad=True)
+    check_gradients(lambda a, b, c: module.AffineInstanceNorm()(a, b, c), [x, gamma, beta],
+                    ("x", "gamma", "beta"))
 
 
-CHECKS = {"7.1": check_instance_norm, "7.2": check_instance_norm_backward}
+# --- 7.2 -----------------------------------------------------------------------------------
+
+def _batch_norm_loops(x, running_mean, running_var, momentum, eps, ddof_y=0, ddof_running=1,
+                      eps_outside=False, swap_momentum=False):
+    """Batch norm in training mode, channel by channel, as the definition says; the keywords
+    give the classic wrong answers."""
+    y = np.empty_like(x)
+    new_mean, new_var = np.empty_like(running_mean), np.empty_like(running_var)
+    for c in range(x.shape[1]):
+        values = x[:, c]
+        m = values.size
+        mu = values.sum() / m
+        squares = ((values - mu) ** 2).sum()
+        var = squares / (m - ddof_y)
+        s = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
+        y[:, c] = (values - mu) / s
+        keep = momentum if swap_momentum else 1 - momentum
+        new_mean[c] = keep * running_mean[c] + (1 - keep) * mu
+        new_var[c] = keep * running_var[c] + (1 - keep) * squares / (m - ddof_running)
+    return y, new_mean, new_var
+
+
+def check_batch_norm_train(module):
+    rng = np.random.default_rng(1)
+    for shape, momentum, eps in [((4, 3, 3, 2), 0.1, 1e-5), ((2, 2, 3, 3), 0.25, 0.5)]:
+        c = shape[1]
+        # Channels of their own scale and offset; a large eps makes where it goes show.
+        x = rng.standard_normal(shape) * rng.uniform(0.3, 2.0, (1, c, 1, 1)) + \
+            rng.uniform(-2, 2, (1, c, 1, 1))
+        running_mean, running_var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+        what = f"batch_norm_train(x of shape {shape}, momentum={momentum}, eps={eps})"
+        given = (running_mean.copy(), running_var.copy())
+        got = _unpack(module.batch_norm_train(x.copy(), given[0], given[1], momentum=momentum,
+                                              eps=eps), 3, "batch_norm_train")
+        y, new_mean, new_var = got
+        expected = _batch_norm_loops(x, running_mean, running_var, momentum, eps)
+        y_instance = _statistics(x, (2, 3), eps)[0]
+        name_the_mistake(y, expected[0], [
+            (_batch_norm_loops(x, running_mean, running_var, momentum, eps, ddof_y=1)[0],
+             f"{what}: y uses the unbiased variance (ddof=1, dividing by m - 1); the "
+             "normalization divides by m. Only the running variance is unbiased"),
+            (_batch_norm_loops(x, running_mean, running_var, momentum, eps,
+                               eps_outside=True)[0],
+             f"{what}: eps is outside the square root: y = (x - mean) / sqrt(var + eps)"),
+            (y_instance, f"{what}: y normalizes each image on its own (axes (2, 3)): that is "
+             "instance norm. Batch norm's statistics are over the batch and the pixels, axes "
+             "(0, 2, 3)"),
+            (_statistics(x, (0,), eps)[0], f"{what}: the statistics are over the batch axis "
+             "only (axis 0), one mean per pixel: take them over axes (0, 2, 3), one per "
+             "channel"),
+        ], atol=1e-10)
+        check_array(f"{what}: y", y, expected[0], atol=1e-10)
+        name_the_mistake(new_mean, expected[1], [
+            (_batch_norm_loops(x, running_mean, running_var, momentum, eps,
+                               swap_momentum=True)[1],
+             f"{what}: the running mean keeps `momentum` of the old value; PyTorch's momentum "
+             "is the weight of the new batch: (1 - momentum) * running + momentum * batch"),
+            (running_mean, f"{what}: the running mean came back unchanged: return the new "
+             "running statistics")], atol=1e-12)
+        check_array(f"{what}: the new running_mean", new_mean, expected[1], atol=1e-12)
+        name_the_mistake(new_var, expected[2], [
+            (_batch_norm_loops(x, running_mean, running_var, momentum, eps,
+                               ddof_running=0)[2],
+             f"{what}: the running variance averages the biased variance; it is an estimate "
+             "for the data at large and uses the unbiased one, var * m / (m - 1)"),
+            (_batch_norm_loops(x, running_mean, running_var, momentum, eps,
+                               swap_momentum=True)[2],
+             f"{what}: the running variance keeps `momentum` of the old value; momentum is "
+             "the weight of the new batch"),
+            (running_var, f"{what}: the running variance came back unchanged: return the new "
+             "running statistics")], atol=1e-12)
+        check_array(f"{what}: the new running_var", new_var, expected[2], atol=1e-12)
+        if not (np.array_equal(given[0], running_mean) and np.array_equal(given[1],
+                                                                          running_var)):
+            raise Wrong(f"{what} changed the running_mean or running_var it was given: "
+                        "return new arrays and leave the given ones as they were")
+
+
+# --- 7.3 -----------------------------------------------------------------------------------
+
+def check_batch_norm_backward(module):
+    rng = np.random.default_rng(2)
+    for shape in [(3, 2, 3, 4), (2, 3, 2, 2)]:
+        x = rng.standard_normal(shape) * 2 + 1
+        g = rng.standard_normal(shape)
+        xt = nn.Tensor(x.copy(), requires_grad=True)
+        _normalize(xt, (0, 2, 3), 1e-5).backward(g)
+        function = module.BatchNorm()
+        function.forward(x.copy())
+        got = function.backward(g.copy())
+        what = f"BatchNorm.backward (x of shape {shape})"
+        xhat, inv_std = _statistics(x, (0, 2, 3), 1e-5)
+        m = x.size // x.shape[1]
+        name_the_mistake(got, xt.grad, [
+            (_norm_backward(g, xhat, inv_std, (2, 3)), f"{what} takes its means over H and W "
+             "only (axes (2, 3)), as instance norm's backward does: every x of a channel, in "
+             "every image, moves the channel's mean and variance, so the means are over axes "
+             "(0, 2, 3)"),
+            (_norm_backward(g, xhat, inv_std, (0, 2, 3), mean_term=False), f"{what} is "
+             "missing the mean term: subtract mean(g), since every x moves the mean"),
+            (_norm_backward(g, xhat, inv_std, (0, 2, 3), variance_term=False), f"{what} is "
+             "missing the variance term: subtract xhat * mean(g * xhat), since every x moves "
+             "the variance"),
+            (_norm_backward(g, xhat, inv_std, (0, 2, 3)) / inv_std, f"{what} is not divided "
+             "by s = sqrt(var + eps): multiply by self.inv_std"),
+            (g * inv_std - (g.sum(axis=(0, 2, 3), keepdims=True) + xhat * (g * xhat).sum(
+                axis=(0, 2, 3), keepdims=True)) * inv_std / (m - 1),
+             f"{what} divides by m - 1: the variance is biased (divided by m), and so is its "
+             "derivative, 2 (x - mean) / m"),
+        ], atol=1e-10)
+        check_array(what, got, xt.grad, atol=1e-10)
+    x = nn.Tensor(rng.standard_normal((2, 2, 2, 3)) * 2 + 1, requires_grad=True)
+    check_gradients(lambda a: module.BatchNorm()(a), [x], ("x",))
+
+
+CHECKS = {"7.1": check_affine_instance_norm_backward, "7.2": check_batch_norm_train,
+          "7.3": check_batch_norm_backward}

@@ -1,63 +1,88 @@
-"""Checks of lesson 10: the cycle and identity losses, and the image pool's rule, replayed
-against the grader's own copy of the rule with the same random seed."""
+"""Checks of lesson 10: the whole generator objective (against CycleGAN.generator_loss on a
+tiny model), the image pool's rule (replayed against the grader's own copy of the rule with the
+same random seed), and the generator's parameter count (against the built network)."""
 import numpy as np
 
 import nn
+import nn.functional as F
+from cyclegan import CycleGAN, ResnetGenerator
 
-from .core import Wrong, later_part
-from .lesson09 import check_loss
+from .core import Wrong, check_loss_tensor, check_number, name_the_mistake
 
 MODULE = "ex10_cyclegan"
+POINTS = {"10.1": 3, "10.2": 2, "10.3": 2}
 
 
-def _pair(rng, shape=(2, 3, 3, 3)):
-    """(real, other) float64 Tensors with |other - real| >= 0.1, away from |.|'s kink at 0."""
-    real = rng.uniform(-1, 1, shape)
-    other = real + rng.uniform(0.1, 0.6, shape) * rng.choice([-1.0, 1.0], shape)
-    return nn.Tensor(real, requires_grad=True), nn.Tensor(other, requires_grad=True)
+def _objective_mistakes(m, a, b, lam_a, lam_b, lam_idt, what):
+    """What the classic wrong objectives compute, from the same networks and images."""
+    G_A, G_B, D_A, D_B = m.G_A, m.G_B, m.D_A, m.D_B
+    fake_B, fake_A = G_A(a), G_B(b)
+    gan = (F.mse_loss(D_A(fake_B), 1.0) + F.mse_loss(D_B(fake_A), 1.0)).item()
+    cyc_a, cyc_b = F.l1_loss(G_B(fake_B), a).item(), F.l1_loss(G_A(fake_A), b).item()
+    idt_a, idt_b = F.l1_loss(G_A(b), b).item(), F.l1_loss(G_B(a), a).item()
+    right_cycle = lam_a * cyc_a + lam_b * cyc_b
+    right_idt = lam_idt * (lam_b * idt_a + lam_a * idt_b)
+    return [
+        ((F.mse_loss(D_B(fake_B), 1.0) + F.mse_loss(D_A(fake_A), 1.0)).item() + right_cycle
+         + right_idt, f"{what}: the discriminators judge the wrong fakes; D_A judges domain B, "
+         "so it scores fake_B = G_A(real_A), and D_B scores fake_A = G_B(real_B)"),
+        (gan + right_cycle + lam_idt * (lam_b * F.l1_loss(G_A(a), a).item()
+                                        + lam_a * F.l1_loss(G_B(b), b).item()),
+         f"{what}: the identity terms feed each generator its own input domain; G_A's identity "
+         "is G_A(real_B) against real_B, an image already in B (and G_B's is G_B(real_A))"),
+        (gan + right_cycle + lam_idt * (idt_a + idt_b), f"{what}: the identity terms are "
+         "weighted by lambda_identity alone; the official weight is lambda_identity times the "
+         "domain's lambda (lambda_B for G_A's term, lambda_A for G_B's)"),
+        (gan + right_cycle + lam_idt * (lam_a * idt_a + lam_b * idt_b), f"{what}: G_A's "
+         "identity term takes lambda_B (its output domain's weight) and G_B's lambda_A; yours "
+         "has them swapped"),
+        (gan + lam_a * F.mse_loss(G_B(fake_B), a).item() + lam_b * F.mse_loss(G_A(fake_A), b)
+         .item() + right_idt, f"{what}: the cycle terms are squared errors; cycle consistency "
+         "is an L1 distance (F.l1_loss), which keeps the round trip sharp")]
 
 
-def _l1(a, b):
-    return np.abs(a.data - b.data).mean()
-
-
-def check_cycle_identity(module):
+def check_generator_objective(module):
     rng = np.random.default_rng(0)
-    real_a, rec_a = _pair(rng)
-    real_b, rec_b = _pair(rng)
-    inputs, names = [real_a, rec_a, real_b, rec_b], ("real_a", "rec_a", "real_b", "rec_b")
-    for lam in (10.0, 3.0):
-        check_loss(f"cycle_loss(real_a, rec_a, real_b, rec_b, lambda_cycle={lam}) = "
-                   "lambda_cycle * (mean(|rec_a - real_a|) + mean(|rec_b - real_b|))",
-                   module.cycle_loss(*inputs, lambda_cycle=lam),
-                   lam * (_l1(rec_a, real_a) + _l1(rec_b, real_b)),
-                   lambda *t: module.cycle_loss(*t, lambda_cycle=lam), inputs, names)
-    names = ("real_a", "same_a", "real_b", "same_b")
-    for lam, lam_idt in ((10.0, 0.5), (4.0, 0.3)):
-        loss = later_part("cycle_loss", "identity_loss", module.identity_loss, *inputs,
-                          lambda_cycle=lam, lambda_identity=lam_idt)
-        check_loss(f"identity_loss(real_a, same_a, real_b, same_b, lambda_cycle={lam}, "
-                   f"lambda_identity={lam_idt}) = lambda_cycle * lambda_identity * "
-                   "(mean(|same_a - real_a|) + mean(|same_b - real_b|))", loss,
-                   lam * lam_idt * (_l1(rec_a, real_a) + _l1(rec_b, real_b)),
-                   lambda *t: module.identity_loss(*t, lambda_cycle=lam,
-                                                   lambda_identity=lam_idt), inputs, names)
+    model = CycleGAN(ngf=2, ndf=2, n_blocks=1, seed=0, dtype=np.float64)
+    a = nn.Tensor(rng.uniform(-1, 1, (1, 3, 32, 32)))
+    b = nn.Tensor(rng.uniform(-1, 1, (1, 3, 32, 32)))
+    for lam_a, lam_b, lam_idt in [(10.0, 10.0, 0.5), (10.0, 4.0, 0.3)]:
+        model.lambda_A, model.lambda_B, model.lambda_identity = lam_a, lam_b, lam_idt
+        what = (f"generator_objective(..., lambda_A={lam_a}, lambda_B={lam_b}, "
+                f"lambda_identity={lam_idt})")
+        for net in (model.G_A, model.G_B):
+            net.zero_grad()
+        loss = module.generator_objective(model.G_A, model.G_B, model.D_A, model.D_B, a, b,
+                                          lam_a, lam_b, lam_idt)
+        check_loss_tensor(what, loss, reaches="the generators")
+        with nn.no_grad():
+            expected = model.generator_loss(a, b)[0].item()
+            name_the_mistake(loss.data.reshape(()), expected,
+                             _objective_mistakes(model, a, b, lam_a, lam_b, lam_idt, what),
+                             atol=1e-10)
+        check_number(what + ", compared with CycleGAN.generator_loss", loss.data, expected,
+                     atol=1e-10)
+        loss.backward()
+        for name in ("G_A", "G_B"):
+            if getattr(model, name).parameters()[0].grad is None:
+                raise Wrong(f"{what}: backward does not reach {name}'s parameters; build the "
+                            "loss from the Tensors the networks return")
 
 
 def _reference_query(pool, image, pool_size, rng):
-    """The rule of exercise 10.2 -> (returned image, why), for the explanation of a mismatch."""
+    """The rule of exercise 10.2 -> (returned image, why, u), for the explanation of a mismatch."""
     if pool_size == 0:
-        return image, "pool_size is 0: return the image itself"
+        return image, "pool_size is 0: return the image itself", None
     if len(pool) < pool_size:
         pool.append(image)
-        return image, "the pool was not full yet: store the new image and return it"
+        return image, "the pool was not full yet: store the new image and return it", None
     u = rng.random()
     if u > 0.5:
         i = int(rng.integers(pool_size))
         old, pool[i] = pool[i], image
         return old, (f"the pool was full and rng.random() gave {u:.3f} > 0.5: return the stored "
-                     f"pool[{i}] and put the new image in its place")
-    return image, f"the pool was full and rng.random() gave {u:.3f} <= 0.5: return the new image"
+                     f"pool[{i}] and put the new image in its place"), u
+    return image, f"the pool was full and rng.random() gave {u:.3f} <= 0.5: return the new image", u
 
 
 def _label(image):
@@ -71,20 +96,62 @@ def check_pool_query(module):
         mine, ref = [], []
         rng_mine, rng_ref = np.random.default_rng(3), np.random.default_rng(3)
         for k, image in enumerate(images):
+            before = [_label(m) for m in mine]
             got = module.pool_query(mine, image, pool_size, rng_mine)
-            expected, why = _reference_query(ref, image, pool_size, rng_ref)
+            expected, why, u = _reference_query(ref, image, pool_size, rng_ref)
             where = f"with pool_size={pool_size}, query {k} (image {k} is the new one)"
             if got is None:
                 raise Wrong(f"{where}: pool_query returned None; return the image to show")
             if _label(got) != _label(expected):
+                if u is not None and u <= 0.5 and _label(got) in before:
+                    raise Wrong(f"{where}: you swapped although rng.random() gave {u:.3f} <= "
+                                "0.5; swap only when it is > 0.5 (half the time, as written)")
                 raise Wrong(f"{where}: you returned image {_label(got)}, expected image "
                             f"{_label(expected)}, because {why}")
             if len(mine) > max(pool_size, 0):
                 raise Wrong(f"{where}: the pool holds {len(mine)} images, more than pool_size")
-            if [_label(m) for m in mine] != [_label(r) for r in ref]:
-                raise Wrong(f"{where}: afterwards the pool holds images "
-                            f"{[_label(m) for m in mine]}, expected {[_label(r) for r in ref]}, "
-                            f"because {why}")
+            after, expected_after = [_label(m) for m in mine], [_label(r) for r in ref]
+            if after != expected_after:
+                if after == before and _label(got) != k:
+                    raise Wrong(f"{where}: you returned the stored image {_label(got)} but did "
+                                "not put the new image in its place; the pool must remember it")
+                raise Wrong(f"{where}: afterwards the pool holds images {after}, expected "
+                            f"{expected_after}, because {why}")
 
 
-CHECKS = {"10.1": check_cycle_identity, "10.2": check_pool_query}
+def _count(ngf, n_blocks, input_nc, output_nc, kernel_7=7, convs_per_block=2, bias=1,
+           norm_parameters=0):
+    """The parameter count for the generator, or for one of the classic miscounts of it."""
+    def conv(c_in, c_out, k):
+        return c_out * c_in * k * k + bias * c_out + norm_parameters * 2 * c_out
+
+    return (conv(input_nc, ngf, kernel_7) + conv(ngf, 2 * ngf, 3) + conv(2 * ngf, 4 * ngf, 3)
+            + n_blocks * convs_per_block * conv(4 * ngf, 4 * ngf, 3) + conv(4 * ngf, 2 * ngf, 3)
+            + conv(2 * ngf, ngf, 3) + conv(ngf, output_nc, kernel_7)
+            - norm_parameters * 2 * output_nc)   # the last convolution has no norm after it
+
+
+def check_parameter_count(module):
+    for ngf, n_blocks, c_in, c_out in [(64, 9, 3, 3), (16, 3, 3, 3), (8, 0, 1, 3), (4, 2, 3, 1)]:
+        what = f"generator_parameter_count(ngf={ngf}, n_blocks={n_blocks}, {c_in}, {c_out})"
+        got = module.generator_parameter_count(ngf, n_blocks, c_in, c_out)
+        if not isinstance(got, (int, np.integer)):
+            raise Wrong(f"{what} returned {type(got).__name__}: a count is an int")
+        net = ResnetGenerator(c_in, c_out, ngf, n_blocks)
+        expected = sum(int(p.data.size) for p in net.parameters())
+        name_the_mistake(got, expected, [
+            (_count(ngf, n_blocks, c_in, c_out, bias=0), f"{what} = {got} counts no biases: "
+             "every convolution has one per output channel"),
+            (_count(ngf, n_blocks, c_in, c_out, convs_per_block=1), f"{what} = {got} counts one "
+             "convolution per residual block; each block has two 3x3 convolutions"),
+            (_count(ngf, n_blocks, c_in, c_out, norm_parameters=1), f"{what} = {got} counts a "
+             "scale and a shift per instance-norm channel; here instance norm has no parameters "
+             "(affine=False)"),
+            (_count(ngf, n_blocks, c_in, c_out, kernel_7=3), f"{what} = {got} treats the first "
+             "and last convolutions as 3x3; they are 7x7")], atol=0, rtol=0)
+        check_number(what + ", compared with the parameters of ResnetGenerator", got, expected,
+                     atol=0, rtol=0)
+
+
+CHECKS = {"10.1": check_generator_objective, "10.2": check_pool_query,
+          "10.3": check_parameter_count}

@@ -1,56 +1,110 @@
-"""Exercises of lesson 6: transposed convolution and the size formulas.
+"""Exercises of lesson 6: the transposed convolution as a convolution, its backward, and the
+upsampling that avoids checkerboards.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
+You may call ``nn.functional.conv2d`` (on Tensors: ``F.conv2d(nn.Tensor(a), nn.Tensor(w),
+stride=..., padding=...).data``) wherever a docstring asks for a convolution.
 
-Grade with: python -m lessons.grade 6.1    (and 6.2)
+Grade with: python -m lessons.grade 6.1    (and 6.2, 6.3)
 """
 import nn
+import nn.functional as F
 
 
-def conv_transpose2d(x, weight, stride=1, padding=0):
-    """Exercise 6.1: the forward pass of a transposed convolution, on arrays.
+def conv_transpose2d_by_conv(x, weight, stride=1, padding=0, output_padding=0):
+    """Exercise 6.1: a transposed convolution computed as an ordinary, stride-1 convolution.
 
-    x: (N, C_in, H, W), weight: (C_in, C_out, KH, KW) -> (N, C_out, OH, OW) with
-    OH = (H - 1)*stride - 2*padding + KH (and OW likewise). Every input pixel spreads a copy
-    of the kernel, scaled by its value, onto the full output of (H - 1)*stride + KH rows:
+    x: (N, C_in, H, W), weight: (C_in, C_out, KH, KW), padding <= KH - 1 and KW - 1,
+    output_padding < stride -> (N, C_out, OH, OW), OH = (H - 1)*stride - 2*padding + KH +
+    output_padding: the same numbers as F.conv_transpose2d(x, weight, stride=stride,
+    padding=padding, output_padding=output_padding). Three steps:
 
-        full[n, o, p*stride + i, q*stride + j] += sum over c of x[n, c, p, q] * weight[c, o, i, j]
+        1. spread x out: stride - 1 zeros between neighbouring pixels, (H - 1)*stride + 1 rows;
+        2. a frame of KH - 1 - padding zeros on every side (and output_padding more rows and
+           columns at the bottom and right);
+        3. a stride-1 convolution with the kernel flipped in both axes and its two channel
+           axes exchanged: k[o, c, i, j] = weight[c, o, KH - 1 - i, KW - 1 - j].
 
-    and then ``padding`` rows and columns are cropped from every side of ``full``.
-    Hint: one ``xp.tensordot`` of x and weight over C_in gives, for every input pixel, its
-    (C_out, KH, KW) patch; then loop over the kernel offsets (i, j) and add strided slices,
-    as col2im does (exercise 5.3).
+    This is also conv2d's input gradient for a stride-2 convolution, written by hand: with
+    the roles of the channels swapped, the same three steps turn g into dL/dx.
+    Hint: check step 3 on paper in one dimension: input pixel p reaches output t through
+    weight index t - p*stride when spreading; which kernel index reads it when gathering?
     """
     xp = nn.get_array_module(x)
-    n, _, h, w = x.shape
+    n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
-    patches = xp.tensordot(x, weight, axes=([1], [0]))      # (N, H, W, C_out, KH, KW)
-    full = xp.zeros((n, weight.shape[1], (h - 1) * stride + kh, (w - 1) * stride + kw),
-                    dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            full[:, :, i:i + stride * h:stride, j:j + stride * w:stride] += \
-                patches[..., i, j].transpose(0, 3, 1, 2)
-    return full[:, :, padding:full.shape[2] - padding, padding:full.shape[3] - padding]
+    spread = xp.zeros((n, c_in, (h - 1) * stride + 1, (w - 1) * stride + 1), dtype=x.dtype)
+    spread[:, :, ::stride, ::stride] = x
+    top, left = kh - 1 - padding, kw - 1 - padding
+    framed = xp.pad(spread, ((0, 0), (0, 0), (top, top + output_padding),
+                             (left, left + output_padding)))
+    kernel = xp.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    return F.conv2d(nn.Tensor(framed), nn.Tensor(kernel)).data
 
 
-def conv_output_size(size, kernel, stride=1, padding=0):
-    """Exercise 6.2, part 1: the output length of a convolution along one axis.
+class ConvTranspose2d(nn.Function):
+    """A transposed convolution (no bias) as a Function. forward is given; backward is
+    Exercise 6.2."""
 
-    size, kernel, stride, padding: ints -> int, floor((size + 2*padding - kernel) / stride) + 1.
-    Example: a 7x7 kernel with padding 3 keeps a 256-pixel side: (256 + 6 - 7) // 1 + 1 = 256.
-    Hint: the last window must fit entirely; count the window starts 0, stride, 2*stride, ...
-    """
-    return (size + 2 * padding - kernel) // stride + 1
+    def __init__(self, stride=1, padding=0):
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x, weight):
+        self.x, self.weight = x, weight
+        return F.conv_transpose2d(nn.Tensor(x), nn.Tensor(weight), None, self.stride,
+                                  self.padding).data
+
+    def backward(self, g):
+        """Exercise 6.2: the gradients of a transposed convolution.
+
+        g: dL/dy, (N, C_out, OH, OW) -> (dL/dx of shape (N, C_in, H, W), dL/dweight of shape
+        (C_in, C_out, KH, KW)). The lesson showed that conv2d's input gradient is a transposed
+        convolution; the other way round:
+
+            dL/dx = conv2d(g, weight, stride, padding)       (weight read as (C_out', C_in'))
+            dL/dweight[c, o, i, j] = sum over n, p, q of
+                                     x[n, c, p, q] * gpad[n, o, p*stride + i, q*stride + j]
+
+        where gpad is g with ``padding`` zeros on every side (the rows forward cropped).
+        Hint: ``self.x``, ``self.weight``, ``self.stride`` and ``self.padding`` are saved.
+        For dL/dweight, one strided slice of gpad per kernel offset (i, j), of x's size H x W,
+        contracted with x over n, p, q (``xp.tensordot``).
+        """
+        xp = nn.get_array_module(g)
+        s, p = self.stride, self.padding
+        h, w = self.x.shape[2:]
+        dx = F.conv2d(nn.Tensor(g), nn.Tensor(self.weight), stride=s, padding=p).data
+        gpad = xp.pad(g, ((0, 0), (0, 0), (p, p), (p, p)))
+        dweight = xp.zeros_like(self.weight)
+        for i in range(self.weight.shape[2]):
+            for j in range(self.weight.shape[3]):
+                window = gpad[:, :, i:i + s * h:s, j:j + s * w:s]        # (N, C_out, H, W)
+                dweight[:, :, i, j] = xp.tensordot(self.x, window, axes=([0, 2, 3], [0, 2, 3]))
+        return dx, dweight
 
 
-def conv_transpose_output_size(size, kernel, stride=1, padding=0, output_padding=0):
-    """Exercise 6.2, part 2: the output length of a transposed convolution along one axis.
+class Upsample(nn.Function):
+    """Nearest-neighbour upsampling by an integer factor: y[n, c, p, q] = x[n, c, p // f, q // f].
+    Followed by an ordinary convolution, it upsamples without a transposed convolution's
+    uneven overlaps (the lesson's checkerboards). forward is given; backward is Exercise 6.3."""
 
-    size, kernel, stride, padding, output_padding: ints -> int,
-    (size - 1)*stride - 2*padding + kernel + output_padding.
-    It inverts conv_output_size: a stride-2 conv maps 64 and 63 both to 32 (kernel 3,
-    padding 1); output_padding = 1 picks 64 on the way back.
-    Hint: the last input pixel starts its kernel at (size - 1)*stride in the full output.
-    """
-    return (size - 1) * stride - 2 * padding + kernel + output_padding
+    def __init__(self, factor=2):
+        self.factor = factor
+
+    def forward(self, x):
+        return x.repeat(self.factor, axis=2).repeat(self.factor, axis=3)
+
+    def backward(self, g):
+        """Exercise 6.3: the gradient of nearest-neighbour upsampling.
+
+        g: dL/dy, (N, C, f*H, f*W) -> dL/dx, (N, C, H, W). Every input pixel was copied to an
+        f x f block of the output, so it receives the sum of that block's gradients:
+
+            dL/dx[n, c, p, q] = sum over a, b < f of g[n, c, p*f + a, q*f + b]
+
+        Hint: no loop: a reshape to (N, C, H, f, W, f) puts each block on two axes of its own.
+        Which two? Check on a 2 x 4 example whose entries you can add in your head.
+        """
+        n, c, oh, ow = g.shape
+        f = self.factor
+        return g.reshape(n, c, oh // f, f, ow // f, f).sum(axis=(3, 5))

@@ -1,40 +1,38 @@
-"""Exercises of lesson 10: CycleGAN's cycle-consistency and identity losses, and its image pool.
+"""Exercises of lesson 10: CycleGAN's whole generator objective, its image pool, and the size of
+its generator.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 10.1    (and 10.2)
+Grade with: python -m lessons.grade 10.1    (and 10.2, 10.3)
 """
 import nn.functional as F
 
 
-def cycle_loss(real_a, rec_a, real_b, rec_b, lambda_cycle=10.0):
-    """Exercise 10.1, part 1: the cycle-consistency loss.
+def generator_objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
+                        lambda_identity=0.5):
+    """Exercise 10.1: the generators' whole objective L_G, as one Tensor.
 
-    real_a, rec_a: Tensors (N, C, H, W), an image of domain A and its round trip
-    G_BA(G_AB(real_a)); real_b, rec_b likewise for domain B -> a one-element Tensor:
+    G_A: A -> B and G_B: B -> A (the paper's G and F), D_A judging domain B and D_B judging
+    domain A (the paper's D_Y and D_X): nn.Modules; real_A, real_B: Tensors (N, C, H, W) of the
+    two domains (unpaired); lambda_A, lambda_B, lambda_identity: floats -> a one-element Tensor:
 
-        L_cyc = lambda_cycle * (mean(|rec_a - real_a|) + mean(|rec_b - real_b|))
+        fool the discriminators (LSGAN, target 1) with fake_B = G_A(real_A), fake_A = G_B(real_B)
+        + lambda_A * cycle distance of domain A + lambda_B * cycle distance of domain B
+        + identity terms: each generator applied to an image already in its output domain,
+          weighted by lambda_identity times that domain's lambda
 
-    An L1 distance (not a squared one): it keeps the round trip sharp.
-    Hint: ``F.l1_loss``; a Tensor times a Python number is a Tensor.
+    The lesson's formula for L_G says which distance each term uses and which discriminator
+    judges which fake.
+    Hint: ``F.mse_loss(prediction, 1.0)`` and ``F.l1_loss(a, b)``; keep everything a Tensor,
+    so that backward reaches both generators.
     """
-    return (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b)) * lambda_cycle
-
-
-def identity_loss(real_a, same_a, real_b, same_b, lambda_cycle=10.0, lambda_identity=0.5):
-    """Exercise 10.1, part 2: the identity loss.
-
-    real_a, same_a: Tensors (N, C, H, W), an image of domain A and G_BA(real_a), the
-    generator *into* A applied to an image already in A (it should change nothing); real_b,
-    same_b likewise with G_AB -> a one-element Tensor:
-
-        L_idt = lambda_cycle * lambda_identity * (mean(|same_a - real_a|) + mean(|same_b - real_b|))
-
-    It keeps the colours of an image when there is nothing to translate.
-    Hint: the weight is a product of the two lambdas, as in the official implementation.
-    """
-    weight = lambda_cycle * lambda_identity
-    return (F.l1_loss(same_a, real_a) + F.l1_loss(same_b, real_b)) * weight
+    fake_B, fake_A = G_A(real_A), G_B(real_B)
+    adversarial = F.mse_loss(D_A(fake_B), 1.0) + F.mse_loss(D_B(fake_A), 1.0)
+    cycle = (F.l1_loss(G_B(fake_B), real_A) * lambda_A
+             + F.l1_loss(G_A(fake_A), real_B) * lambda_B)
+    identity = (F.l1_loss(G_A(real_B), real_B) * (lambda_B * lambda_identity)
+                + F.l1_loss(G_B(real_A), real_A) * (lambda_A * lambda_identity))
+    return adversarial + cycle + identity
 
 
 def pool_query(pool, image, pool_size, rng):
@@ -64,3 +62,26 @@ def pool_query(pool, image, pool_size, rng):
         old, pool[i] = pool[i], image
         return old
     return image
+
+
+def generator_parameter_count(ngf, n_blocks, input_nc=3, output_nc=3):
+    """Exercise 10.3: how many numbers the ResNet generator learns, from its architecture.
+
+    ngf, n_blocks, input_nc, output_nc: ints -> int, the total size of all its parameters.
+
+    The layers, in order (lesson 10's diagram): a 7x7 convolution input_nc -> ngf; two 3x3
+    stride-2 convolutions ngf -> 2 ngf -> 4 ngf; n_blocks residual blocks at 4 ngf channels;
+    two 3x3 transposed convolutions 4 ngf -> 2 ngf -> ngf; a 7x7 convolution ngf -> output_nc.
+    A convolution from C_in to C_out channels with a K x K kernel has a weight
+    (C_out, C_in, K, K) and a bias (C_out,); a transposed one a weight (C_in, C_out, K, K) and a
+    bias (C_out,). Instance norm here has no parameters of its own (affine=False), and padding
+    and activations have none. The official model (ngf 64, 9 blocks) has 11,378,179.
+    Hint: write a small function for one convolution's count and add up the layers.
+    """
+    def conv(c_in, c_out, k):
+        return c_out * c_in * k * k + c_out
+
+    stem = conv(input_nc, ngf, 7) + conv(ngf, 2 * ngf, 3) + conv(2 * ngf, 4 * ngf, 3)
+    blocks = n_blocks * 2 * conv(4 * ngf, 4 * ngf, 3)
+    head = conv(4 * ngf, 2 * ngf, 3) + conv(2 * ngf, ngf, 3) + conv(ngf, output_nc, 7)
+    return stem + blocks + head

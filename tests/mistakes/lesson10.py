@@ -6,13 +6,48 @@ from lessons.solutions import ex10_cyclegan as solution
 from . import Mistake, variant
 
 
-def cycle_loss_squared(real_a, rec_a, real_b, rec_b, lambda_cycle=10.0):
-    return (F.mse_loss(rec_a, real_a) + F.mse_loss(rec_b, real_b)) * lambda_cycle
+def _objective(G_A, G_B, D_A, D_B, a, b, lambda_A, lambda_B, lambda_identity, judges=None,
+               identity_inputs=None, identity_weights=None, distance=F.l1_loss):
+    """The objective with one part replaced, as the wrong answers below write it."""
+    fake_B, fake_A = G_A(a), G_B(b)
+    judge_B, judge_A = judges or (D_A, D_B)
+    adversarial = F.mse_loss(judge_B(fake_B), 1.0) + F.mse_loss(judge_A(fake_A), 1.0)
+    cycle = distance(G_B(fake_B), a) * lambda_A + distance(G_A(fake_A), b) * lambda_B
+    x_A, x_B = identity_inputs or (b, a)
+    w_A, w_B = identity_weights or (lambda_B, lambda_A)
+    identity = (F.l1_loss(G_A(x_A), x_A) * (w_A * lambda_identity)
+                + F.l1_loss(G_B(x_B), x_B) * (w_B * lambda_identity))
+    return adversarial + cycle + identity
 
 
-def identity_loss_without_lambda_identity(real_a, same_a, real_b, same_b, lambda_cycle=10.0,
-                                          lambda_identity=0.5):
-    return (F.l1_loss(same_a, real_a) + F.l1_loss(same_b, real_b)) * lambda_cycle
+def judges_swapped(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
+                   lambda_identity=0.5):
+    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
+                      judges=(D_B, D_A))
+
+
+def identity_on_own_domain(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
+                           lambda_identity=0.5):
+    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
+                      identity_inputs=(real_A, real_B))
+
+
+def identity_without_lambda(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
+                            lambda_identity=0.5):
+    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
+                      identity_weights=(1.0, 1.0))
+
+
+def identity_lambdas_swapped(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
+                             lambda_identity=0.5):
+    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
+                      identity_weights=(lambda_A, lambda_B))
+
+
+def squared_cycle(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
+                  lambda_identity=0.5):
+    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
+                      distance=F.mse_loss)
 
 
 def pool_swaps_on_the_other_half(pool, image, pool_size, rng):
@@ -39,14 +74,60 @@ def pool_forgets_to_store(pool, image, pool_size, rng):
     return image
 
 
+def count_without_biases(ngf, n_blocks, input_nc=3, output_nc=3):
+    weights = (input_nc * ngf * 49 + ngf * 2 * ngf * 9 + 2 * ngf * 4 * ngf * 9
+               + n_blocks * 2 * (4 * ngf) ** 2 * 9 + 4 * ngf * 2 * ngf * 9 + 2 * ngf * ngf * 9
+               + ngf * output_nc * 49)
+    return weights
+
+
+def count_one_conv_per_block(ngf, n_blocks, input_nc=3, output_nc=3):
+    one_conv = (4 * ngf) ** 2 * 9 + 4 * ngf
+    return solution.generator_parameter_count(ngf, n_blocks, input_nc, output_nc) \
+        - n_blocks * one_conv
+
+
+def count_with_norm_parameters(ngf, n_blocks, input_nc=3, output_nc=3):
+    norms = 2 * (ngf + 2 * ngf + 4 * ngf + n_blocks * 2 * 4 * ngf + 2 * ngf + ngf)
+    return solution.generator_parameter_count(ngf, n_blocks, input_nc, output_nc) + norms
+
+
+def count_seven_as_three(ngf, n_blocks, input_nc=3, output_nc=3):
+    return solution.generator_parameter_count(ngf, n_blocks, input_nc, output_nc) \
+        - 40 * ngf * (input_nc + output_nc)
+
+
 MISTAKES = [
-    Mistake('10.1', 'cycle_loss_squared', variant(solution, cycle_loss=cycle_loss_squared),
-            "cycle_loss(real_a, rec_a, real_b, rec_b"),
-    Mistake('10.1', 'identity_loss_without_lambda_identity', variant(solution, identity_loss=identity_loss_without_lambda_identity),
-            "identity_loss(real_a, same_a, real_b, same_b, lambda_cycle=10.0, lambda_identity=0.5)"),
-    Mistake('10.2', 'pool_swaps_on_the_other_half', variant(solution, pool_query=pool_swaps_on_the_other_half),
-            "because the pool was full and "
-     "rng.random() gave"),
-    Mistake('10.2', 'pool_forgets_to_store', variant(solution, pool_query=pool_forgets_to_store),
-            "afterwards the pool holds images"),
+    Mistake("10.1", "the discriminators swapped",
+            variant(solution, generator_objective=judges_swapped),
+            "the discriminators judge the wrong fakes"),
+    Mistake("10.1", "the identity on the generator's own input domain",
+            variant(solution, generator_objective=identity_on_own_domain),
+            "the identity terms feed each generator its own input domain"),
+    Mistake("10.1", "the identity weighted by lambda_identity alone",
+            variant(solution, generator_objective=identity_without_lambda),
+            "weighted by lambda_identity alone"),
+    Mistake("10.1", "the identity lambdas swapped",
+            variant(solution, generator_objective=identity_lambdas_swapped),
+            "yours has them swapped"),
+    Mistake("10.1", "a squared cycle distance",
+            variant(solution, generator_objective=squared_cycle),
+            "the cycle terms are squared errors"),
+    Mistake("10.2", "swaps on the other half",
+            variant(solution, pool_query=pool_swaps_on_the_other_half),
+            "you swapped although rng.random() gave"),
+    Mistake("10.2", "forgets to store the new image",
+            variant(solution, pool_query=pool_forgets_to_store),
+            "did not put the new image in its place"),
+    Mistake("10.3", "no biases", variant(solution, generator_parameter_count=count_without_biases),
+            "counts no biases"),
+    Mistake("10.3", "one convolution per block",
+            variant(solution, generator_parameter_count=count_one_conv_per_block),
+            "counts one convolution per residual block"),
+    Mistake("10.3", "instance-norm parameters counted",
+            variant(solution, generator_parameter_count=count_with_norm_parameters),
+            "counts a scale and a shift per instance-norm channel"),
+    Mistake("10.3", "7x7 counted as 3x3",
+            variant(solution, generator_parameter_count=count_seven_as_three),
+            "treats the first and last convolutions as 3x3"),
 ]
