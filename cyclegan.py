@@ -174,24 +174,35 @@ class ImagePool:
         return len(self.images)
 
     def query(self, images):
-        """images: (N, C, H, W) array or Tensor -> the same kind, (N, C, H, W), not requiring grad."""
+        """images: (N, C, H, W) array or Tensor -> the same kind, (N, C, H, W), not requiring grad.
+
+        Nothing passes through the host: the draws are the host's, the images stay on their
+        device. Storing an image copies it (the pool must own it); returning one costs
+        nothing but the copy into the result when the result mixes new and stored images.
+        """
         if self.pool_size == 0:
             return images
         is_tensor = isinstance(images, nn.Tensor)
         data = images.data if is_tensor else images
-        returned = []
-        for image in data:
+        returned, all_new = [], True
+        for k in range(data.shape[0]):
+            image = data[k]  # a view of the batch
             if len(self.images) < self.pool_size:
-                image = image.copy()  # own the stored image, not a view of the caller's batch
-                self.images.append(image)
+                self.images.append(image.copy())  # own the stored image, not a view of the batch
                 returned.append(image)
             elif self.rng.random() > 0.5:  # the official draw: swap when uniform(0, 1) > 0.5
                 i = int(self.rng.integers(self.pool_size))
                 returned.append(self.images[i])
                 self.images[i] = image.copy()
+                all_new = False
             else:
                 returned.append(image)
-        out = get_array_module(data).stack(returned)
+        if all_new:
+            out = data                    # the batch itself: no copy
+        elif len(returned) == 1:
+            out = returned[0][None]       # a view of the stored image
+        else:
+            out = get_array_module(data).stack(returned)
         return nn.Tensor(out) if is_tensor else out
 
     def state_dict(self):

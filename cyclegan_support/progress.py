@@ -1,4 +1,4 @@
-"""A plain-text progress bar for training, on stderr, with no dependency.
+"""Plain-text progress bars for training and for translation, on stderr, with no dependency.
 
 On a terminal one line is redrawn in place (at most 5 times a second). When stderr is not a
 terminal (a CI log, a file), carriage returns would pile up into one enormous line, so a full
@@ -8,7 +8,7 @@ every ``log_every`` seconds and at the end of each epoch.
 import sys
 import time
 
-__all__ = ["Progress", "format_seconds"]
+__all__ = ["Progress", "Bar", "format_seconds"]
 
 
 def format_seconds(s):
@@ -66,3 +66,56 @@ class Progress:
         if self.tty and self.line:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class Bar:
+    """A bar for one job of ``total`` units of work (translate.py: the arithmetic of the
+    generator's layers over every image): ``advance(units, label)`` after each piece,
+    ``close()`` at the end. On a terminal the line is redrawn in place at most 5 times a
+    second; elsewhere a line is printed every ``log_every`` seconds. Nothing at all is shown
+    for a job that ends within ``delay`` seconds, so that quick ones stay quiet.
+    """
+
+    def __init__(self, total, stream=None, delay=1.0, log_every=30.0, width=20):
+        self.total, self.done = max(total, 1e-9), 0.0
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.delay, self.log_every, self.width = delay, log_every, width
+        self.start = time.monotonic()
+        self.last_draw, self.drawn, self.line, self.shown = None, False, "", ""
+
+    def advance(self, units, label=""):
+        self.done = min(self.total, self.done + units)
+        now = time.monotonic()
+        elapsed = now - self.start
+        share = self.done / self.total
+        eta = elapsed / share * (1 - share) if share > 0 else 0.0
+        filled = round(self.width * share)
+        self.line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * share:3.0f}% "
+                     f"{format_seconds(elapsed)} elapsed, ETA {format_seconds(eta)}  {label}")
+        interval = 0.2 if self.tty else self.log_every
+        if elapsed >= self.delay and (self.last_draw is None or now - self.last_draw >= interval):
+            self.last_draw = now
+            self._draw()
+
+    def _draw(self):
+        self.drawn, self.shown = True, self.line
+        self.stream.write(("\r" + self.line + "\x1b[K") if self.tty else self.line + "\n")
+        self.stream.flush()
+
+    def clear(self):
+        """On a terminal, blank the bar's line (before other output); the next advance
+        redraws it."""
+        if self.tty and self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.last_draw = None
+
+    def close(self):
+        """Show the final state (when anything was shown) and end the line."""
+        if self.drawn:
+            if self.tty or self.line != self.shown:
+                self._draw()
+            if self.tty:
+                self.stream.write("\n")
+                self.stream.flush()

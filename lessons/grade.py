@@ -4,19 +4,28 @@
     python -m lessons.grade 5                 # every exercise of lesson 5
     python -m lessons.grade all               # all of them
     python -m lessons.grade all --solutions   # the reference solutions (teachers)
+    python -m lessons.grade all --dir PATH    # a student's copy of lessons/exercises/, anywhere
+    python -m lessons.grade all --json FILE   # also write Gradescope's results.json to FILE
 
-Each exercise is reported as "correct", "not attempted" (its stub is untouched) or "wrong" with
-what is wrong: which output or which gradient, the worst element and its error, or the shape.
-The exit code is 0 only when every graded exercise is correct.
+Each exercise is reported as "correct", "not attempted" (its stub is untouched, or --dir has no
+file for it) or "wrong" with what is wrong: which output or which gradient, the worst element
+and its error, or the shape, and where the grader recognises a classic mistake, its name.
+
+Exit status: 0 when every graded exercise is correct; 1 when an attempted exercise is wrong;
+3 when none is wrong but some are not attempted (so "all" on a half-done copy is not a pass).
 """
 import argparse
+import json
 import os
 import sys
+import time
 
 if __package__ in (None, ""):  # run as a script: python lessons/grade.py 5.2
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lessons.grading import CORRECT, EXERCISES, exercise_ids, grade
+from lessons.grading import CORRECT, EXERCISES, NOT_ATTEMPTED, POINTS, WRONG, exercise_ids, grade
+
+ALL_CORRECT, SOME_WRONG, SOME_NOT_ATTEMPTED = 0, 1, 3
 
 
 def select(which):
@@ -36,20 +45,73 @@ def select(which):
     return list(dict.fromkeys(chosen))
 
 
+def exit_status(results):
+    """0 all correct, 1 an attempted exercise is wrong, 3 only some not attempted."""
+    if any(r.status == WRONG for r in results):
+        return SOME_WRONG
+    if any(r.status == NOT_ATTEMPTED for r in results):
+        return SOME_NOT_ATTEMPTED
+    return ALL_CORRECT
+
+
+def gradescope_results(results, seconds):
+    """Gradescope's autograder results.json: a total "score", and one entry per exercise in
+    "tests" with its name, number, score, max_score, status ("passed"/"failed") and output
+    (https://gradescope-autograders.readthedocs.io/en/latest/specs/). An exercise scores its
+    POINTS when correct, 0 otherwise (wrong or not attempted)."""
+    tests = []
+    for r in results:
+        worth = POINTS[r.exercise]
+        score = worth if r.status == CORRECT else 0
+        output = r.status + (f": {r.message}" if r.message else "")
+        tests.append({"name": f"Exercise {r.exercise} ({EXERCISES[r.exercise][0]}.py)",
+                      "number": r.exercise, "score": score, "max_score": worth,
+                      "status": "passed" if r.status == CORRECT else "failed",
+                      "output": output})
+    done = sum(r.status == CORRECT for r in results)
+    return {"score": sum(t["score"] for t in tests),
+            "execution_time": round(seconds, 3),
+            "output": f"{done} of {len(results)} exercises correct, "
+                      f"{sum(t['score'] for t in tests)} of {sum(t['max_score'] for t in tests)} "
+                      "points",
+            "tests": tests}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lessons.grade", description=__doc__.split(
-        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+        "\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("exercises", nargs="+", help="exercise IDs (5.2), lessons (5) or 'all'")
-    parser.add_argument("--solutions", action="store_true",
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--solutions", action="store_true",
                         help="grade lessons/solutions/ instead of lessons/exercises/")
+    source.add_argument("--dir", metavar="PATH",
+                        help="grade the exercise files (ex01_chain_rule.py, ...) in PATH, a "
+                             "student's copy of lessons/exercises/; nn and the grader still "
+                             "come from this project")
+    parser.add_argument("--json", metavar="FILE",
+                        help="also write the results in Gradescope's results.json format")
     args = parser.parse_args(argv)
-    results = [grade(e, solutions=args.solutions) for e in select(args.exercises)]
-    for r in results:
-        print(r, flush=True)
+    if args.dir is not None and not os.path.isdir(args.dir):
+        parser.error(f"--dir {args.dir}: no such folder; give the folder that holds the "
+                     "student's ex01_chain_rule.py, ex02_tensors.py, ...")
+    if args.json is not None:
+        parent = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(parent):
+            parser.error(f"--json {args.json}: the folder {parent} does not exist")
+    start = time.perf_counter()
+    results = []
+    for e in select(args.exercises):
+        results.append(grade(e, solutions=args.solutions, folder=args.dir))
+        print(results[-1], flush=True)
     done = sum(r.status == CORRECT for r in results)
     if len(results) > 1:
         print(f"{done} of {len(results)} correct")
-    return 0 if done == len(results) else 1
+    if args.json is not None:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(gradescope_results(results, time.perf_counter() - start), f, indent=2)
+            f.write("\n")
+    return exit_status(results)
 
 
 if __name__ == "__main__":

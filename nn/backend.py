@@ -5,6 +5,8 @@ and then calls ``xp.matmul``, ``xp.empty`` and so on. The device therefore follo
 nothing here is global, and no op names NumPy. This file is the only place in ``nn`` that
 imports NumPy by name, as the module of host arrays and Python scalars.
 """
+import sys
+
 import numpy
 
 __all__ = ["get_array_module", "to_host", "to_device", "resolve_device", "load_cupy"]
@@ -13,19 +15,35 @@ __all__ = ["get_array_module", "to_host", "to_device", "resolve_device", "load_c
 def get_array_module(*arrays):
     """The array module (``numpy``, ``cupy``, ...) of the first non-NumPy array, else NumPy.
 
-    Arrays announce their module through the array-API method ``__array_namespace__``;
-    CuPy before version 14 lacks it, so its arrays are recognised by their type's module.
+    A CuPy array is a ``cupy.ndarray``: its type is the ``ndarray`` of the module that
+    defines it, and that module is the array module (``_defining_module``). CuPy 14's arrays
+    have no ``__array_namespace__``; other array-API libraries' arrays are found through it.
     """
     for a in arrays:
-        if isinstance(a, numpy.ndarray) or a is None:
+        if a is None or isinstance(a, (numpy.ndarray, numpy.generic)):
             continue
-        if type(a).__module__.startswith("cupy"):
-            import cupy
-            return cupy
+        module = _defining_module(type(a))
+        if module is not None:
+            return module
         namespace = getattr(a, "__array_namespace__", None)
-        if namespace is not None and not isinstance(a, numpy.generic):
+        if namespace is not None:
             return namespace()
     return numpy
+
+
+def _defining_module(array_type):
+    """The imported module whose ``ndarray`` is ``array_type``, or None.
+
+    ``cupy.ndarray.__module__`` is "cupy"; a type defined deeper (``pkg.sub.ndarray``) is
+    looked up from its own module outwards, so the innermost module exposing it wins.
+    """
+    name = array_type.__module__ or ""
+    while name:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "ndarray", None) is array_type:
+            return module
+        name = name.rpartition(".")[0]
+    return None
 
 
 def to_host(a):

@@ -2,7 +2,14 @@
 
 Each backward returns gradients of the broadcast shape; ``Tensor.backward`` sums them back
 to each input's shape (see ``_sum_to_shape``).
+
+A Python number in an operation stays a Python number (``x * 0.5``, ``1 - x``, ``y - 1.0``):
+the operations with a constant (``AddConstant`` ...) hold it, and every array library takes
+it as an operand as it is, with the array's dtype (NEP 50). Turning it into an array first
+would cost, on a GPU, an allocation and a host-to-device copy per number per step.
 """
+import numbers
+
 from .backend import get_array_module
 from .tensor import Function, Tensor
 
@@ -43,6 +50,85 @@ class Div(Function):
     def backward(self, g):
         gb = -g * self.a / (self.b * self.b)
         return g / self.b, gb
+
+
+class AddConstant(Function):
+    """a + c for a Python number c; d/da = 1."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, a):
+        return a + self.c
+
+    def backward(self, g):
+        return g
+
+
+class SubConstant(Function):
+    """a - c for a Python number c; d/da = 1."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, a):
+        return a - self.c
+
+    def backward(self, g):
+        return g
+
+
+class SubFromConstant(Function):
+    """c - a for a Python number c; d/da = -1."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, a):
+        return self.c - a
+
+    def backward(self, g):
+        return -g
+
+
+class MulConstant(Function):
+    """a * c for a Python number c; d/da = c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, a):
+        return a * self.c
+
+    def backward(self, g):
+        return g * self.c
+
+
+class DivConstant(Function):
+    """a / c for a Python number c; d/da = 1 / c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, a):
+        return a / self.c
+
+    def backward(self, g):
+        return g / self.c
+
+
+class ConstantDiv(Function):
+    """c / a for a Python number c; d/da = -c / a^2."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, a):
+        self.a = a
+        return self.c / a
+
+    def backward(self, g):
+        return -g * self.c / (self.a * self.a)
 
 
 class Neg(Function):
@@ -199,10 +285,44 @@ class Cat(Function):
         return tuple(pieces)
 
 
-def add(a, b): return Add()(a, b)
-def sub(a, b): return Sub()(a, b)
-def mul(a, b): return Mul()(a, b)
-def div(a, b): return Div()(a, b)
+def _constant(value):
+    """``value`` as a Python number if it is a real number (a NumPy scalar becomes one, so
+    that it takes the array's dtype as a Python number does), else None."""
+    if isinstance(value, numbers.Real) and not isinstance(value, Tensor):
+        return value.item() if hasattr(value, "item") else value
+    return None
+
+
+def add(a, b):
+    for x, c in ((a, _constant(b)), (b, _constant(a))):
+        if c is not None:
+            return AddConstant(c)(x)
+    return Add()(a, b)
+
+
+def sub(a, b):
+    if _constant(b) is not None:
+        return SubConstant(_constant(b))(a)
+    if _constant(a) is not None:
+        return SubFromConstant(_constant(a))(b)
+    return Sub()(a, b)
+
+
+def mul(a, b):
+    for x, c in ((a, _constant(b)), (b, _constant(a))):
+        if c is not None:
+            return MulConstant(c)(x)
+    return Mul()(a, b)
+
+
+def div(a, b):
+    if _constant(b) is not None:
+        return DivConstant(_constant(b))(a)
+    if _constant(a) is not None:
+        return ConstantDiv(_constant(a))(b)
+    return Div()(a, b)
+
+
 def neg(a): return Neg()(a)
 def power(a, p): return Power(p)(a)
 def matmul(a, b): return MatMul()(a, b)

@@ -253,7 +253,7 @@ def _load_zip(path):
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise PthError(f"{path} is a damaged zip archive ({e})") from None
+        raise PthError(f"{path} is a damaged or truncated zip archive ({e})") from None
     with archive:
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:

@@ -2,17 +2,16 @@
 "not attempted", and drives its command line. The catalogue of wrong answers, each graded with
 the words that name it, is tests/mistakes/ (run by tests/test_exercise_mistakes.py).
 """
+import importlib
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import nn
-from lessons import grade as grade_cli
-from lessons.grading import CORRECT, NOT_ATTEMPTED, WRONG, EXERCISES, exercise_ids, grade
+from lessons.grading import CORRECT, NOT_ATTEMPTED, WRONG, EXERCISES, POINTS, exercise_ids, grade
+from lessons.grading import LESSONS
 from lessons.grading import lesson11
 from lessons.solutions import ex05_convolution as s5, ex11_devices as s11
 from mistakes import variant
@@ -25,14 +24,71 @@ IDS = exercise_ids()
 
 # --- every solution passes, every stub is "not attempted" ------------------------------------
 
+# A catalog row: | ID | File | Function | Points | Time | Task |, e.g.
+# | 5.2 | `lessons/exercises/ex05_convolution.py` | `conv2d_weight_grad(...)` | 10 | 20 min | ... |
+CATALOG_ROW = re.compile(r"^\| (\d+\.\d+) \| `lessons/exercises/(\w+)\.py` \| [^|]+ \| (\d+) \| "
+                         r"([^|]+) \| [^|]+ \|$", re.M)
+
+
+def read(*parts):
+    return open(os.path.join(ROOT, *parts), encoding="utf-8").read()
+
+
+def minutes(text):
+    """'1 h 30 min', '1.5 h', '45 min' -> minutes; ValueError for anything else."""
+    m = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?) h)?\s*(?:(\d+) min)?\s*", text)
+    if not m or not any(m.groups()):
+        raise ValueError(f"not a time like '45 min' or '1 h 15 min': {text!r}")
+    return round(float(m[1] or 0) * 60) + int(m[2] or 0)
+
+
+def catalog():
+    """{ID: (file, points, minutes)} from lessons/exercises/CATALOG.md, in its order."""
+    return {e: (f, int(p), minutes(t)) for e, f, p, t in CATALOG_ROW.findall(
+        read("lessons", "exercises", "CATALOG.md"))}
+
+
 def test_catalog_lists_every_exercise():
-    text = open(os.path.join(ROOT, "lessons", "exercises", "CATALOG.md"), encoding="utf-8").read()
-    rows = re.findall(r"^\| (\d+\.\d+) \| `lessons/exercises/(\w+)\.py` \|", text, re.M)
-    assert [r[0] for r in rows] == IDS
-    for exercise, file in rows:
-        assert EXERCISES[exercise][0] == file
-    readme = open(os.path.join(ROOT, "lessons", "exercises", "README.md"), encoding="utf-8").read()
+    rows = catalog()
+    assert list(rows) == IDS, "CATALOG.md must have one row per exercise, in lesson order"
+    for exercise, (file, _, _) in rows.items():
+        assert EXERCISES[exercise][0] == file, exercise
+    readme = read("lessons", "exercises", "README.md")
     assert [e for e in IDS if re.search(rf"\b{re.escape(e)} `", readme)] == IDS
+
+
+def test_points_agree_with_the_checks_and_the_catalog():
+    """Every lessonNN.py gives POINTS for exactly the exercises of its CHECKS, whole numbers > 0,
+    and the catalog shows the same points."""
+    for name in LESSONS:
+        lesson = importlib.import_module(f"lessons.grading.{name}")
+        points = getattr(lesson, "POINTS", None)
+        assert points is not None, f"lessons/grading/{name}.py has no POINTS"
+        assert sorted(points) == sorted(lesson.CHECKS), (
+            f"lessons/grading/{name}.py: POINTS {sorted(points)} and CHECKS "
+            f"{sorted(lesson.CHECKS)} name different exercises")
+        for exercise, value in points.items():
+            assert isinstance(value, int) and value > 0, f"{exercise}: points {value!r}"
+    assert {e: p for e, (_, p, _) in catalog().items()} == {e: POINTS[e] for e in IDS}
+
+
+def test_exercise_times_agree_everywhere():
+    """A lesson's exercise time is the sum of its exercises' times in CATALOG.md, in the table of
+    lessons/exercises/README.md and in the Exercises column of lessons/README.md."""
+    total = {}
+    for exercise, (_, _, mins) in catalog().items():
+        lesson = int(exercise.split(".")[0])
+        total[lesson] = total.get(lesson, 0) + mins
+    handout = {int(n): minutes(t) for n, t in re.findall(
+        r"^\| (\d+) [^|]+ \| `ex\d\d_\w+\.py` \| [^|]+ \| ([^|]+) \|$",
+        read("lessons", "exercises", "README.md"), re.M)}
+    assert handout == total, "lessons/exercises/README.md's times against CATALOG.md's sums"
+    guide = {int(n): minutes(t.split("(")[0]) for n, t in re.findall(
+        r"^\| (\d+) \| \[[^|]+\]\(\d\d_\w+\.md\) \| [^|]+ \| [^|]+ \| ([^|]+) \|$",
+        read("lessons", "README.md"), re.M)}
+    assert {n: t for n, t in guide.items() if n in total} == total, (
+        "lessons/README.md's Exercises column against CATALOG.md's sums")
+    assert set(total) <= set(guide), "a lesson with exercises is missing from lessons/README.md"
 
 
 @pytest.mark.parametrize("exercise", IDS)
@@ -50,7 +106,6 @@ def test_untouched_stub_is_not_attempted(exercise):
 @pytest.mark.parametrize("file", sorted({f for f, _ in EXERCISES.values()}))
 def test_stubs_and_solutions_share_their_docstrings(file):
     """The handout and the solutions must not drift apart: same names, same instructions."""
-    import importlib
     stub = importlib.import_module(f"lessons.exercises.{file}")
     solution = importlib.import_module(f"lessons.solutions.{file}")
 
@@ -79,29 +134,3 @@ def test_without_the_device_stand_in_numpy_in_the_source_is_caught(monkeypatch):
 def test_a_crash_names_the_line_of_the_student_file():
     result = grade("5.3", module=variant(s5, col2im_dilated=col2im_crashes))
     assert "lesson05.py line" in result.message and "reshape(h, w)" in result.message
-
-
-# --- the command line ------------------------------------------------------------------------
-
-def test_command_grades_one_lesson_and_sets_the_exit_code(capsys):
-    assert grade_cli.main(["5", "--solutions"]) == 0
-    out = capsys.readouterr().out
-    assert "Exercise 5.1: correct" in out and "Exercise 5.3: correct" in out
-    assert "3 of 3 correct" in out
-    assert grade_cli.main(["5.2"]) == 1
-    assert capsys.readouterr().out.strip() == "Exercise 5.2: not attempted"
-
-
-def test_unknown_exercise_is_refused():
-    with pytest.raises(SystemExit, match="unknown exercise '5.9'"):
-        grade_cli.main(["5.9"])
-
-
-def test_documented_command_runs_as_a_module():
-    done = subprocess.run([sys.executable, "-m", "lessons.grade", "all", "--solutions"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{len(IDS)} of {len(IDS)} correct" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "lessons.grade", "1.2"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "not attempted" in done.stdout

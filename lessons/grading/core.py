@@ -42,18 +42,21 @@ def run(exercise, check, module):
                                        "finish that one first, this exercise uses it")
     except Wrong as e:
         return Result(exercise, WRONG, str(e))
-    except Exception as e:  # the student's code crashed: say where, in their file
+    except (Exception, SystemExit) as e:  # the student's code crashed: say where, in their file
         return Result(exercise, WRONG, f"your code raised {type(e).__name__}: {e}{_where(e)}")
     return Result(exercise, CORRECT)
 
 
-_NOT_THE_STUDENT = (os.sep + "grading" + os.sep, os.sep + "nn" + os.sep, "fake_cupy.py",
-                    os.path.dirname(os.__file__), os.path.dirname(np.__file__))
+# The folders of the grader, nn, the standard library and NumPy, by their real place (a student's
+# folder may well be called "grading").
+_NOT_THE_STUDENT = tuple(os.path.dirname(os.path.abspath(f)) + os.sep
+                         for f in (__file__, nn.__file__, os.__file__, np.__file__))
 
 
 def _is_student_file(filename):
     """False for the grader, nn, the CuPy stand-in, the standard library and NumPy."""
-    return not any(part in filename for part in _NOT_THE_STUDENT)
+    path = os.path.abspath(filename)
+    return not (path.startswith(_NOT_THE_STUDENT) or os.path.basename(path) == "fake_cupy.py")
 
 
 def _where(error):
@@ -105,8 +108,7 @@ def check_array(what, got, expected, atol=1e-8, rtol=1e-6):
         worst = np.unravel_index(int(excess.argmax()), excess.shape)
         bad = int((excess > 0).sum())
         raise Wrong(f"{what} is wrong at {bad} of {excess.size} elements; worst at index "
-                    f"{_index(worst)}: yours {got_h[worst]:.6g}, expected {exp_h[worst]:.6g} "
-                    f"(error {abs(got_h[worst] - exp_h[worst]):.3g})")
+                    f"{_index(worst)}: {yours_expected(got_h[worst], exp_h[worst])}")
 
 
 def check_loss_tensor(what, loss, reaches="the networks"):
@@ -129,8 +131,30 @@ def check_number(what, got, expected, atol=1e-8, rtol=1e-6):
     except (TypeError, ValueError):
         raise Wrong(f"{what}: expected a number, got {type(got).__name__}") from None
     if not abs(value - expected) <= atol + rtol * abs(expected):
-        raise Wrong(f"{what}: yours {value:.10g}, expected {expected:.10g} "
-                    f"(error {abs(value - expected):.3g})")
+        raise Wrong(f"{what}: {yours_expected(value, expected, digits=10)}")
+
+
+def distinct_digits(a, b, digits=6):
+    """``a`` and ``b`` as text, each with the same number of significant digits: ``digits``, or
+    more when that many would print two different numbers alike.
+
+    eps inside the square root of Adam changes -0.6937354 into -0.6937346: at 6 digits both are
+    -0.693735. The digits needed grow with how small the difference is against the numbers,
+    about log10(|a| / |a - b|) + 1; the loop makes sure (up to 17, where every float64 differs).
+    """
+    a, b = float(a), float(b)
+    if a != b and np.isfinite(a) and np.isfinite(b):
+        scale = max(abs(a), abs(b))
+        digits = max(digits, min(17, int(np.ceil(np.log10(scale / abs(a - b)))) + 1))
+    while digits < 17 and a != b and f"{a:.{digits}g}" == f"{b:.{digits}g}":
+        digits += 1
+    return f"{a:.{digits}g}", f"{b:.{digits}g}"
+
+
+def yours_expected(got, expected, digits=6):
+    """'yours 0.5, expected 0.25 (error 0.25)', with enough digits to show the two differ."""
+    yours, theirs = distinct_digits(got, expected, digits)
+    return f"yours {yours}, expected {theirs} (error {abs(float(got) - float(expected)):.3g})"
 
 
 def _index(index):

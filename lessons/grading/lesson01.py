@@ -67,3 +67,5 @@ def check_numerical_derivative(module):
 
 
 CHECKS = {"1.1": check_value_backward, "1.2": check_numerical_derivative}
+# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
+POINTS = {"1.1": 2, "1.2": 2}

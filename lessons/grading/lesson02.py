@@ -42,3 +42,5 @@ def check_div_backward(module):
 
 
 CHECKS = {"2.1": check_sum_to_shape, "2.2": check_div_backward}
+# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
+POINTS = {"2.1": 2, "2.2": 2}

@@ -52,3 +52,5 @@ def check_leaky_relu_backward(module):
 
 
 CHECKS = {"3.1": check_numerical_gradient, "3.2": check_leaky_relu_backward}
+# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
+POINTS = {"3.1": 2, "3.2": 2}

@@ -12,7 +12,7 @@ import numpy as np
 from .core import Wrong, check_array, name_the_mistake
 
 MODULE = "ex05_convolution"
-POINTS = {"5.1": 1, "5.2": 3, "5.3": 2}
+POINTS = {"5.1": 2, "5.2": 3, "5.3": 2}
 
 
 # --- references written from the definitions -------------------------------------------------

@@ -125,3 +125,5 @@ def check_image_grid(module):
 
 
 CHECKS = {"11.1": check_normalize, "11.2": check_image_grid}
+# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
+POINTS = {"11.1": 2, "11.2": 2}

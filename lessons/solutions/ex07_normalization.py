@@ -25,19 +25,19 @@ class AffineInstanceNorm(nn.Function):
         """Exercise 7.1: the three gradients of the affine instance norm.
 
         g: dL/dy, (N, C, H, W) -> (dL/dx of shape (N, C, H, W), dL/dgamma of shape (C,),
-        dL/dbeta of shape (C,)). gamma[c] and beta[c] are shared by every pixel of channel c
-        in every sample of the batch, so their gradients are sums over n, h and w:
+        dL/dbeta of shape (C,)), for forward's
 
-            dL/dbeta[c]  = sum over n, h, w of g[n, c, h, w]
-            dL/dgamma[c] = sum over n, h, w of g[n, c, h, w] * xhat[n, c, h, w]
+            y[n, c, h, w] = gamma[c] * xhat[n, c, h, w] + beta[c]
 
-        and dL/dx is the lesson's backward applied to dL/dxhat, the upstream gradient of
-        the normalization inside (means over H and W, s = sqrt(var + eps)):
+        gamma[c] and beta[c] are used by every pixel of channel c, in every sample of the
+        batch (lesson 1: a value used several times gets the sum of its gradients). dL/dx
+        is the lesson's backward applied to d = dL/dxhat, the upstream gradient of the
+        normalization inside (means over H and W, s = sqrt(var + eps)):
 
-            dL/dx = (d - mean(d) - xhat * mean(d * xhat)) / s,    d = dL/dxhat = ?
+            dL/dx = (d - mean(d) - xhat * mean(d * xhat)) / s,    d = ?
 
         Hint: ``self.xhat``, ``self.inv_std`` (= 1 / s) and ``self.gamma`` are saved by
-        forward. Work out d from y = gamma * xhat + beta first.
+        forward. Differentiate y with respect to gamma[c], beta[c] and xhat first.
         """
         d = g * self.gamma.reshape(1, -1, 1, 1)
         centred = d - d.mean(axis=(2, 3), keepdims=True)
