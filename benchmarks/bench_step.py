@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from common import machine_line, matmul_rate, threads
+from common import machine_line, matmul_rate, threads, torch_resnet_generator
 
 CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
     "A": (64, 64, 6, 64, 1),
@@ -103,30 +103,8 @@ def torch_step(ngf, ndf, n_blocks, size, batch, batched=False):
     torch.set_num_threads(threads())
     torch.manual_seed(0)
 
-    def block(dim):
-        return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim),
-                             nn.ReLU(True), nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3),
-                             nn.InstanceNorm2d(dim))
-
-    class Residual(nn.Module):
-        def __init__(self, dim):
-            super().__init__()
-            self.conv_block = block(dim)
-
-        def forward(self, x):
-            return x + self.conv_block(x)
-
     def generator():
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
-        for m in (1, 2):
-            layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1), nn.InstanceNorm2d(ngf * m * 2),
-                       nn.ReLU(True)]
-        layers += [Residual(4 * ngf) for _ in range(n_blocks)]
-        for m in (4, 2):
-            layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1),
-                       nn.InstanceNorm2d(ngf * m // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
-        return nn.Sequential(*layers)
+        return torch_resnet_generator(nn, ngf, n_blocks)
 
     def discriminator():
         layers = [nn.Conv2d(3, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]

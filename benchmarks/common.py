@@ -114,3 +114,31 @@ def machine_line():
     return (f"{cpu_model()}, {threads()} threads, "
             f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
             f"(OpenBLAS kernel: {blas_kernel()}), numpy {np.__version__}")
+
+
+def torch_resnet_generator(nn, ngf, n_blocks):
+    """The official ResnetGenerator (models/networks.py, instance norm, no dropout) built from
+    ``torch.nn``, passed in as ``nn``: the PyTorch twin of ``cyclegan.ResnetGenerator``."""
+    def block(dim):
+        return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim),
+                             nn.ReLU(True), nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3),
+                             nn.InstanceNorm2d(dim))
+
+    class Residual(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.conv_block = block(dim)
+
+        def forward(self, x):
+            return x + self.conv_block(x)
+
+    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+    for m in (1, 2):
+        layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1), nn.InstanceNorm2d(ngf * m * 2),
+                   nn.ReLU(True)]
+    layers += [Residual(4 * ngf) for _ in range(n_blocks)]
+    for m in (4, 2):
+        layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1),
+                   nn.InstanceNorm2d(ngf * m // 2), nn.ReLU(True)]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+    return nn.Sequential(*layers)

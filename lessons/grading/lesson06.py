@@ -91,6 +91,17 @@ def check_conv_transpose2d_by_conv(module):
                              "stride - 1 zeros between neighbouring pixels"))
         name_the_mistake(got, expected, mistakes, atol=1e-10)
         check_array(what, got, expected, atol=1e-10)
+    # The same function is conv2d's input gradient: for a stride-2 convolution, against
+    # nn's autograd (the 9 rows of x keep every row; output_padding would give back one).
+    x = nn.Tensor(rng.standard_normal((2, 3, 9, 7)), requires_grad=True)
+    w = rng.standard_normal((4, 3, 3, 3))
+    y = F.conv2d(x, nn.Tensor(w), stride=2, padding=1)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    check_array(f"conv_transpose2d_by_conv(g of shape {g.shape}, w of shape {w.shape}, "
+                "stride=2, padding=1) as the input gradient of conv2d(x, w, stride=2, "
+                "padding=1)", module.conv_transpose2d_by_conv(g.copy(), w.copy(), 2, 1, 0),
+                x.grad, atol=1e-10)
 
 
 def check_conv_transpose2d_backward(module):

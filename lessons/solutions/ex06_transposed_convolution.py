@@ -25,8 +25,9 @@ def conv_transpose2d_by_conv(x, weight, stride=1, padding=0, output_padding=0):
         3. a stride-1 convolution with the kernel flipped in both axes and its two channel
            axes exchanged: k[o, c, i, j] = weight[c, o, KH - 1 - i, KW - 1 - j].
 
-    This is also conv2d's input gradient for a stride-2 convolution, written by hand: with
-    the roles of the channels swapped, the same three steps turn g into dL/dx.
+    This is also conv2d's input gradient for a stride-2 convolution, written by hand: for
+    y = conv2d(x, w, stride=2, padding=P), dL/dx = conv_transpose2d_by_conv(g, w, 2, P, OP)
+    with the convolution's own w (C_out, C_in, KH, KW) and OP the rows it dropped.
     Hint: check step 3 on paper in one dimension: input pixel p reaches output t through
     weight index t - p*stride when spreading; which kernel index reads it when gathering?
     """

@@ -1,4 +1,6 @@
 """Classic wrong answers to the exercises of lesson 10."""
+import functools
+
 import nn.functional as F
 
 from lessons.solutions import ex10_cyclegan as solution
@@ -6,72 +8,51 @@ from lessons.solutions import ex10_cyclegan as solution
 from . import Mistake, variant
 
 
-def _objective(G_A, G_B, D_A, D_B, a, b, lambda_A, lambda_B, lambda_identity, judges=None,
-               identity_inputs=None, identity_weights=None, distance=F.l1_loss):
-    """The objective with one part replaced, as the wrong answers below write it."""
+def _objective(G_A, G_B, D_A, D_B, a, b, lambda_A=10.0, lambda_B=10.0, lambda_identity=0.5, *,
+               judges_swapped=False, identity_on_own_domain=False, identity_weights=None,
+               distance=F.l1_loss):
+    """The objective with one part written wrong, as the mistakes below choose."""
     fake_B, fake_A = G_A(a), G_B(b)
-    judge_B, judge_A = judges or (D_A, D_B)
+    judge_B, judge_A = (D_B, D_A) if judges_swapped else (D_A, D_B)
     adversarial = F.mse_loss(judge_B(fake_B), 1.0) + F.mse_loss(judge_A(fake_A), 1.0)
     cycle = distance(G_B(fake_B), a) * lambda_A + distance(G_A(fake_A), b) * lambda_B
-    x_A, x_B = identity_inputs or (b, a)
-    w_A, w_B = identity_weights or (lambda_B, lambda_A)
+    x_A, x_B = (a, b) if identity_on_own_domain else (b, a)
+    w_A, w_B = identity_weights(lambda_A, lambda_B) if identity_weights else (lambda_B, lambda_A)
     identity = (F.l1_loss(G_A(x_A), x_A) * (w_A * lambda_identity)
                 + F.l1_loss(G_B(x_B), x_B) * (w_B * lambda_identity))
     return adversarial + cycle + identity
 
 
-def judges_swapped(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
-                   lambda_identity=0.5):
-    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
-                      judges=(D_B, D_A))
+judges_swapped = functools.partial(_objective, judges_swapped=True)
+identity_on_own_domain = functools.partial(_objective, identity_on_own_domain=True)
+identity_without_lambda = functools.partial(_objective, identity_weights=lambda a, b: (1.0, 1.0))
+identity_lambdas_swapped = functools.partial(_objective, identity_weights=lambda a, b: (a, b))
+squared_cycle = functools.partial(_objective, distance=F.mse_loss)
 
 
-def identity_on_own_domain(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
-                           lambda_identity=0.5):
-    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
-                      identity_inputs=(real_A, real_B))
+class _CoinTheOtherWayRound:
+    """A random stream whose random() is 1 - u: testing u > 0.5 on it is testing u < 0.5."""
 
+    def __init__(self, rng):
+        self.rng = rng
 
-def identity_without_lambda(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
-                            lambda_identity=0.5):
-    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
-                      identity_weights=(1.0, 1.0))
+    def random(self):
+        return 1.0 - self.rng.random()
 
-
-def identity_lambdas_swapped(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
-                             lambda_identity=0.5):
-    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
-                      identity_weights=(lambda_A, lambda_B))
-
-
-def squared_cycle(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
-                  lambda_identity=0.5):
-    return _objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A, lambda_B, lambda_identity,
-                      distance=F.mse_loss)
+    def integers(self, n):
+        return self.rng.integers(n)
 
 
 def pool_swaps_on_the_other_half(pool, image, pool_size, rng):
-    if pool_size == 0:
-        return image
-    if len(pool) < pool_size:
-        pool.append(image)
-        return image
-    if rng.random() < 0.5:
-        i = int(rng.integers(pool_size))
-        old, pool[i] = pool[i], image
-        return old
-    return image
+    return solution.pool_query(pool, image, pool_size, _CoinTheOtherWayRound(rng))
 
 
 def pool_forgets_to_store(pool, image, pool_size, rng):
-    if pool_size == 0:
-        return image
-    if len(pool) < pool_size:
-        pool.append(image)
-        return image
-    if rng.random() > 0.5:
-        return pool[int(rng.integers(pool_size))]
-    return image
+    stored = list(pool)
+    shown = solution.pool_query(pool, image, pool_size, rng)
+    if len(stored) == pool_size:      # full: a swap returns an old image and forgets the new
+        pool[:] = stored
+    return shown
 
 
 def count_without_biases(ngf, n_blocks, input_nc=3, output_nc=3):
