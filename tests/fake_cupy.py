@@ -41,6 +41,15 @@ its time there.
 
 Arithmetic is NumPy's, so results and type promotion are NumPy's (CuPy 14 follows the same
 NEP 50 rules).
+
+Where each behaviour comes from. The names and signatures are read from the installed CuPy
+(tests/test_fake_cupy.py). The behaviours that need a device to observe are CuPy's source, v14:
+the refusal of implicit conversion, the dispatch of NumPy's functions and ufuncs, and
+``fill``'s ValueError for a non-scalar NumPy array, in ``cupy/_core/core.pyx``
+(https://github.com/cupy/cupy/blob/v14.0.0/cupy/_core/core.pyx); "Unsupported type" for a
+NumPy array operand and ``ufunc.at`` raising NotImplementedError without a scatter kernel, in
+``cupy/_core/_kernel.pyx`` (https://github.com/cupy/cupy/blob/v14.0.0/cupy/_core/_kernel.pyx);
+``einsum``'s refusal of ``out`` in ``cupy/linalg/_einsum.py``, whose source ships with CuPy.
 """
 # This module defines sum, all, max, ... as CuPy does: Python's own are _builtins.sum etc.
 import builtins as _builtins
