@@ -3,7 +3,7 @@
     python translate.py --checkpoint runs/day2night/checkpoint.npz photo.jpg
     python translate.py --checkpoint runs/day2night/checkpoint.npz --direction BtoA night/ --out day/
     python translate.py --checkpoint runs/day2night/G_A.npz folder/
-    python translate.py --checkpoint pretrained/horse2zebra.pth horse.jpg     # download.py --pretrained
+    python translate.py --checkpoint pretrained/horse2zebra.pth horse.jpg    # official weights
     python translate.py --export runs/day2night/G_A.npz G_A.pth               # for PyTorch
 
 --checkpoint is a training checkpoint (train.py's checkpoint.npz: both generators, the
@@ -71,8 +71,8 @@ def check_generator(state, architecture, source, stream=None):
     """Build ``ResnetGenerator(**architecture)`` and check that ``state`` holds exactly its
     weights with their shapes; returns the generator (not yet loaded). The InstanceNorm
     statistics that PyTorch < 0.4 saved are dropped from ``state`` first, with a note on
-    ``stream`` (default stderr). Raises ValueError saying what the architecture expects and what the file has
-    instead."""
+    ``stream`` (default stderr). Raises ValueError saying what the architecture expects and
+    what the file has instead."""
     from cyclegan import ResnetGenerator
     from nn.pth import skip_instance_norm_statistics
 
@@ -94,8 +94,8 @@ def check_generator(state, architecture, source, stream=None):
                  if k not in expected]
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ValueError(f"{source} does not fit {describe_architecture(architecture)}, the architecture "
-                         f"read from it: " + "; ".join(problems[:3]) + more)
+        raise ValueError(f"{source} does not fit {describe_architecture(architecture)}, the "
+                         "architecture read from it: " + "; ".join(problems[:3]) + more)
     return generator
 
 
@@ -212,7 +212,8 @@ def estimate_peak_bytes(generator, h, w):
     ph, pw = padded_size(h, w, generator)
     weights = sum(p.data.nbytes for p in generator.parameters())
     images = ph * pw * 3 * (1 + 4 + 4 + 1)
-    return max(alive for _, alive in layer_plan(generator, ph, pw)) + images + weights         + _FIXED_BYTES
+    largest = max(alive for _, alive in layer_plan(generator, ph, pw))
+    return largest + images + weights + _FIXED_BYTES
 
 
 def available_memory():

@@ -146,8 +146,8 @@ def damaged(tmp_path, kind):
         path.write_bytes(f"cos\nsystem\n(V touch {tmp_path / 'ran'}\ntR.".encode())
     elif kind == "builtins.eval in a zip":
         with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("archive/data.pkl", f"cbuiltins\neval\n(Vopen({str(tmp_path / 'ran')!r}"
-                                                 ", 'w')\ntR.".encode())
+            command = f"open({str(tmp_path / 'ran')!r}, 'w')"
+            archive.writestr("archive/data.pkl", f"cbuiltins\neval\n(V{command}\ntR.".encode())
     return path
 
 
