@@ -121,7 +121,7 @@ def test_resume_after_any_iteration_continues_exactly(tmp_path):
     quiet = io.StringIO()
     config = train.resolve_config(train.build_parser().parse_args(
         TINY + ["--n-epochs", "2", "--out", str(tmp_path / "whole")]))
-    whole = train.Run(config, stream=quiet)
+    whole = train.Run(config, stream=quiet, record_steps=True)
     assert whole.run() is True
     steps = len(whole.history)
     assert steps == 6  # 3 epochs of 2 batches
@@ -131,7 +131,8 @@ def test_resume_after_any_iteration_continues_exactly(tmp_path):
         first = train.Run(split, stream=quiet)
         assert first.run(stop_after=k) is False
         first.checkpoint()
-        second = train.Run(split, stream=quiet, resume_from=first.checkpoint_path)
+        second = train.Run(split, stream=quiet, resume_from=first.checkpoint_path,
+                           record_steps=True)
         assert second.run() is True
         assert second.history == whole.history[k:], k
         assert_same_weights(final_weights(split["out"]), final_weights(config["out"]))
