@@ -167,17 +167,13 @@ def padded_size(h, w, generator):
 
 
 def layer_plan(generator, h, w):
-    """For each layer of ``generator.model`` on one (3, h, w) image (h, w padded already):
-    (multiply-adds, bytes alive while it runs), from the shapes alone.
-
-    Alive are its input and its output; a residual block also holds its padded input and
-    the intermediate of its first convolution. float32 (4 bytes a number)."""
+    """The multiply-adds of each layer of ``generator.model`` on one (3, h, w) image (h, w
+    padded already), from the shapes alone: what the progress bar counts."""
     from cyclegan import ResnetBlock
 
     plan, c = [], generator.model[1].weight.shape[1]
     for layer in generator.model:
-        size_in = c * h * w
-        macs = size_in
+        macs = c * h * w  # a pad, a norm, an activation: about one operation a number
         if isinstance(layer, nn.ReflectionPad2d):
             left, right, top, bottom = layer.padding
             h, w = h + top + bottom, w + left + right
@@ -193,27 +189,16 @@ def layer_plan(generator, h, w):
             h, w, c = (h - 1) * sh - 2 * ph + kh + oph, (w - 1) * sw - 2 * pw + kw + opw, o
         elif isinstance(layer, ResnetBlock):
             macs = 2 * c * c * 9 * h * w
-        alive = size_in + c * h * w
-        if isinstance(layer, ResnetBlock):
-            alive += c * (h + 2) * (w + 2) + c * h * w
-        plan.append((macs, 4 * alive))
+        plan.append(macs)
     return plan
 
 
-# Two bands of convolution columns (nn/convolution_roads.py: at most 2^23 numbers each),
-# and what NumPy and the interpreter hold besides (measured: about 40-90 MiB).
-_FIXED_BYTES = 4 * 2 ** 23 * 2 + 64 * 2 ** 20
-
-
 def estimate_peak_bytes(generator, h, w):
-    """About the most memory translating one h x w image with ``generator`` (float32, no
-    graph) holds at once: the largest layer's ``layer_plan`` entry, the image in its forms
-    (uint8 in and out, float32 in and out) and ``_FIXED_BYTES``."""
-    ph, pw = padded_size(h, w, generator)
-    weights = sum(p.data.nbytes for p in generator.parameters())
-    images = ph * pw * 3 * (1 + 4 + 4 + 1)
-    largest = max(alive for _, alive in layer_plan(generator, ph, pw))
-    return largest + images + weights + _FIXED_BYTES
+    """About the most memory translating one h x w image with ``generator`` holds at once
+    (``cyclegan.estimate_translation_memory`` at the padded size)."""
+    from cyclegan import estimate_translation_memory
+
+    return estimate_translation_memory(*padded_size(h, w, generator), **generator.architecture)
 
 
 def available_memory():
@@ -290,7 +275,7 @@ def translate_image(generator, image, bar=None, label=""):
         for i, layer in enumerate(generator.model):  # the Sequential, a layer at a time
             y = layer(y)
             if bar is not None:
-                bar.advance(plan[i][0], label)
+                bar.advance(plan[i], label)
     return data.to_uint8(nn.to_host(y.data))[0, :h, :w]
 
 
@@ -373,7 +358,7 @@ def _translate_all(p, generator, paths, args):
             skipped += 1
             continue
         sizes[path] = (h, w)
-    bar = Bar(sum(sum(m for m, _ in layer_plan(generator, *padded_size(h, w, generator)))
+    bar = Bar(sum(sum(layer_plan(generator, *padded_size(h, w, generator)))
                   for h, w in sizes.values()))
     least = smallest_side(generator)
     done = 0
