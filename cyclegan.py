@@ -15,17 +15,16 @@ follow junyanz/pytorch-CycleGAN-and-pix2pix (models/networks.py, models/cycle_ga
 util/image_pool.py, train.py); parameter names match its state_dicts key for key.
 All images are (N, C, H, W) with values in [-1, 1].
 """
-import json
-
 import numpy as np
 
 import nn
 import nn.functional as F
 from nn.ops import cat
 from nn.backend import get_array_module, resolve_device, to_device, to_host
+from nn.state import check_state_dict, rng_state, set_rng_state, strip_prefix
 
 __all__ = ["ResnetGenerator", "ResnetBlock", "NLayerDiscriminator", "ImagePool", "CycleGAN",
-           "init_weights", "gan_loss", "discriminator_loss", "linear_decay_rule",
+           "LOSS_NAMES", "init_weights", "gan_loss", "discriminator_loss", "linear_decay_rule",
            "set_requires_grad"]
 
 
@@ -245,7 +244,8 @@ def linear_decay_rule(n_epochs=100, n_epochs_decay=100, epoch_count=1):
 
 # --- the model -------------------------------------------------------------------------------
 
-_LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+# What train_step returns, in this order: the columns of a run's loss table.
+LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 _NETS = ("G_A", "G_B", "D_A", "D_B")
 _OPTIMIZERS = (("optimizer_G", "scheduler_G"), ("optimizer_D", "scheduler_D"))
 _POOLS = ("fake_A_pool", "fake_B_pool")
@@ -380,9 +380,9 @@ class CycleGAN:
         losses, fake_A, fake_B = self.optimize_generators(real_A, real_B)
         losses.update(self.optimize_discriminators(real_A, real_B, fake_A, fake_B))
         zero = self.xp.zeros((), dtype=self.dtype)
-        values = [losses[k].data if k in losses else zero for k in _LOSS_NAMES]
+        values = [losses[k].data if k in losses else zero for k in LOSS_NAMES]
         values = to_host(self.xp.stack(values))  # one device-to-host copy for all eight
-        return {k: float(v) for k, v in zip(_LOSS_NAMES, values)}
+        return {k: float(v) for k, v in zip(LOSS_NAMES, values)}
 
     def update_learning_rate(self):
         """Step both schedules; call it once at the start of every epoch, before the epoch's
@@ -426,7 +426,7 @@ class CycleGAN:
         for name in _POOLS:
             for key, value in getattr(self, name).state_dict().items():
                 state[f"{name}.{key}"] = value
-        state["rng"] = np.array(json.dumps(self.rng.bit_generator.state))
+        state["rng"] = rng_state(self.rng)
         return state
 
     def load_state_dict(self, state):
@@ -434,36 +434,23 @@ class CycleGAN:
         are ignored). Everything is checked before anything changes: a missing or unexpected
         key of this model raises KeyError, a shape mismatch (say a checkpoint of another ngf
         or n_blocks) raises ValueError naming the key and both shapes."""
-        own = self.state_dict()
         prefixes = tuple(f"{name}." for name in _NETS + _POOLS + tuple(sum(_OPTIMIZERS, ())))
-        for key in own:
-            if key not in state:
-                raise KeyError(f"CycleGAN.load_state_dict: the state lacks {key!r} "
-                               f"(expected shape {tuple(own[key].shape)})")
-        for key in state:
-            if key not in own and (key.startswith(prefixes) or key == "rng"):
-                raise KeyError(f"CycleGAN.load_state_dict: unexpected key {key!r}; was the "
-                               "checkpoint made with other settings?")
-        for key, value in own.items():
-            if key.endswith("_pool.images"):
-                continue  # the pool's length varies; ImagePool checks it against num_imgs
-            if tuple(state[key].shape) != tuple(value.shape):
-                raise ValueError(f"CycleGAN.load_state_dict: {key!r} has shape "
-                                 f"{tuple(state[key].shape)} in the checkpoint but "
-                                 f"{tuple(value.shape)} in this model (ngf, ndf, n_blocks or "
-                                 "channels differ)")
-
-        def part(prefix):
-            return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-
+        # The pool's length varies; ImagePool checks it against num_imgs.
+        expected = {key: None if key.endswith("_pool.images") else value.shape
+                    for key, value in self.state_dict().items()}
+        check_state_dict(state, expected, "CycleGAN.load_state_dict",
+                         hint="; was the checkpoint made with other settings (ngf, ndf, "
+                              "n_blocks or channels)?",
+                         is_own=lambda key: key.startswith(prefixes) or key == "rng")
         for name in _NETS:
-            getattr(self, name).load_state_dict(part(f"{name}."))
+            getattr(self, name).load_state_dict(strip_prefix(state, f"{name}."))
         for opt_name, sched_name in _OPTIMIZERS:
-            getattr(self, opt_name).load_state_dict(part(f"{opt_name}."))
-            getattr(self, sched_name).load_state_dict(part(f"{sched_name}."))
+            getattr(self, opt_name).load_state_dict(strip_prefix(state, f"{opt_name}."))
+            getattr(self, sched_name).load_state_dict(strip_prefix(state, f"{sched_name}."))
         for name in _POOLS:
-            getattr(self, name).load_state_dict(part(f"{name}."), self.xp, self.dtype)
-        self.rng.bit_generator.state = json.loads(str(state["rng"].item()))
+            getattr(self, name).load_state_dict(strip_prefix(state, f"{name}."), self.xp,
+                                                self.dtype)
+        set_rng_state(self.rng, state["rng"])
 
 
 # --- memory of a translation -----------------------------------------------------------------

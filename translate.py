@@ -3,7 +3,7 @@
     python translate.py --checkpoint runs/day2night/checkpoint.npz photo.jpg
     python translate.py --checkpoint runs/day2night/checkpoint.npz --direction BtoA night/ --out day/
     python translate.py --checkpoint runs/day2night/G_A.npz folder/
-    python translate.py --checkpoint pretrained/horse2zebra.pth horse.jpg     # download.py --pretrained
+    python translate.py --checkpoint pretrained/horse2zebra.pth horse.jpg    # official weights
     python translate.py --export runs/day2night/G_A.npz G_A.pth               # for PyTorch
 
 --checkpoint is a training checkpoint (train.py's checkpoint.npz: both generators, the
@@ -71,8 +71,8 @@ def check_generator(state, architecture, source, stream=None):
     """Build ``ResnetGenerator(**architecture)`` and check that ``state`` holds exactly its
     weights with their shapes; returns the generator (not yet loaded). The InstanceNorm
     statistics that PyTorch < 0.4 saved are dropped from ``state`` first, with a note on
-    ``stream`` (default stderr). Raises ValueError saying what the architecture expects and what the file has
-    instead."""
+    ``stream`` (default stderr). Raises ValueError saying what the architecture expects and
+    what the file has instead."""
     from cyclegan import ResnetGenerator
     from nn.pth import skip_instance_norm_statistics
 
@@ -94,8 +94,8 @@ def check_generator(state, architecture, source, stream=None):
                  if k not in expected]
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ValueError(f"{source} does not fit {describe_architecture(architecture)}, the architecture "
-                         f"read from it: " + "; ".join(problems[:3]) + more)
+        raise ValueError(f"{source} does not fit {describe_architecture(architecture)}, the "
+                         "architecture read from it: " + "; ".join(problems[:3]) + more)
     return generator
 
 
@@ -167,17 +167,13 @@ def padded_size(h, w, generator):
 
 
 def layer_plan(generator, h, w):
-    """For each layer of ``generator.model`` on one (3, h, w) image (h, w padded already):
-    (multiply-adds, bytes alive while it runs), from the shapes alone.
-
-    Alive are its input and its output; a residual block also holds its padded input and
-    the intermediate of its first convolution. float32 (4 bytes a number)."""
+    """The multiply-adds of each layer of ``generator.model`` on one (3, h, w) image (h, w
+    padded already), from the shapes alone: what the progress bar counts."""
     from cyclegan import ResnetBlock
 
     plan, c = [], generator.model[1].weight.shape[1]
     for layer in generator.model:
-        size_in = c * h * w
-        macs = size_in
+        macs = c * h * w  # a pad, a norm, an activation: about one operation a number
         if isinstance(layer, nn.ReflectionPad2d):
             left, right, top, bottom = layer.padding
             h, w = h + top + bottom, w + left + right
@@ -193,26 +189,16 @@ def layer_plan(generator, h, w):
             h, w, c = (h - 1) * sh - 2 * ph + kh + oph, (w - 1) * sw - 2 * pw + kw + opw, o
         elif isinstance(layer, ResnetBlock):
             macs = 2 * c * c * 9 * h * w
-        alive = size_in + c * h * w
-        if isinstance(layer, ResnetBlock):
-            alive += c * (h + 2) * (w + 2) + c * h * w
-        plan.append((macs, 4 * alive))
+        plan.append(macs)
     return plan
 
 
-# Two bands of convolution columns (nn/convolution_roads.py: at most 2^23 numbers each),
-# and what NumPy and the interpreter hold besides (measured: about 40-90 MiB).
-_FIXED_BYTES = 4 * 2 ** 23 * 2 + 64 * 2 ** 20
-
-
 def estimate_peak_bytes(generator, h, w):
-    """About the most memory translating one h x w image with ``generator`` (float32, no
-    graph) holds at once: the largest layer's ``layer_plan`` entry, the image in its forms
-    (uint8 in and out, float32 in and out) and ``_FIXED_BYTES``."""
-    ph, pw = padded_size(h, w, generator)
-    weights = sum(p.data.nbytes for p in generator.parameters())
-    images = ph * pw * 3 * (1 + 4 + 4 + 1)
-    return max(alive for _, alive in layer_plan(generator, ph, pw)) + images + weights         + _FIXED_BYTES
+    """About the most memory translating one h x w image with ``generator`` holds at once
+    (``cyclegan.estimate_translation_memory`` at the padded size)."""
+    from cyclegan import estimate_translation_memory
+
+    return estimate_translation_memory(*padded_size(h, w, generator), **generator.architecture)
 
 
 def available_memory():
@@ -289,7 +275,7 @@ def translate_image(generator, image, bar=None, label=""):
         for i, layer in enumerate(generator.model):  # the Sequential, a layer at a time
             y = layer(y)
             if bar is not None:
-                bar.advance(plan[i][0], label)
+                bar.advance(plan[i], label)
     return data.to_uint8(nn.to_host(y.data))[0, :h, :w]
 
 
@@ -372,7 +358,7 @@ def _translate_all(p, generator, paths, args):
             skipped += 1
             continue
         sizes[path] = (h, w)
-    bar = Bar(sum(sum(m for m, _ in layer_plan(generator, *padded_size(h, w, generator)))
+    bar = Bar(sum(sum(layer_plan(generator, *padded_size(h, w, generator)))
                   for h, w in sizes.values()))
     least = smallest_side(generator)
     done = 0

@@ -9,15 +9,16 @@ memory (uint8, 3 * load_size**2 bytes each) is why a CPU epoch is not spent deco
 Batches are float32 (N, 3, crop_size, crop_size) in [-1, 1], the range of the generator's tanh.
 All randomness comes from one ``numpy.random.Generator`` whose state a checkpoint stores.
 """
-import json
 import os
 import warnings
 
 import numpy as np
 
+from nn.state import rng_state, set_rng_state
+
 __all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "to_rgb",
            "unreadable_errors", "read_image", "load_folder", "to_model_range", "to_uint8",
-           "UnalignedLoader", "rng_state_array", "set_rng_state"]
+           "UnalignedLoader"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 LAYOUT = ("a dataset is a folder holding trainA/ and trainB/ (the images of each domain) and, "
@@ -133,16 +134,6 @@ def to_uint8(x):
     return np.clip(np.rint(x), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
-def rng_state_array(rng):
-    """A Generator's state as a 0-d unicode array (JSON), storable by nn.save without pickle."""
-    return np.array(json.dumps(rng.bit_generator.state))
-
-
-def set_rng_state(rng, array):
-    """Restore a state written by ``rng_state_array`` into ``rng``."""
-    rng.bit_generator.state = json.loads(str(array))
-
-
 class UnalignedLoader:
     """Unpaired batches (real_A, real_B), the official unaligned sampling:
 
@@ -171,7 +162,7 @@ class UnalignedLoader:
         self.images_A, self.images_B = images_A, images_B
         self.crop_size, self.batch_size = crop_size, batch_size
         self.rng = np.random.default_rng(seed)
-        self._epoch_start = rng_state_array(self.rng)
+        self._epoch_start = rng_state(self.rng)
 
     @property
     def epoch_size(self):
@@ -204,7 +195,7 @@ class UnalignedLoader:
 
     def epoch(self, start=0):
         """Yield the epoch's batches (real_A, real_B), skipping the first ``start`` of them."""
-        self._epoch_start = rng_state_array(self.rng)
+        self._epoch_start = rng_state(self.rng)
         plan = self.plan_epoch()
         for b in range(start, len(self)):
             s = slice(b * self.batch_size, (b + 1) * self.batch_size)
@@ -212,7 +203,7 @@ class UnalignedLoader:
                                               plan[d + "_x"][s], plan[d + "_flip"][s]))
                      for d, images in (("A", self.images_A), ("B", self.images_B))]
             yield batch[0], batch[1]
-        self._epoch_start = rng_state_array(self.rng)
+        self._epoch_start = rng_state(self.rng)
 
     def state_dict(self):
         """{"rng": the generator's state at the start of the current (or the next) epoch}."""
@@ -220,4 +211,4 @@ class UnalignedLoader:
 
     def load_state_dict(self, state):
         set_rng_state(self.rng, state["rng"])
-        self._epoch_start = rng_state_array(self.rng)
+        self._epoch_start = rng_state(self.rng)

@@ -17,13 +17,60 @@ import numpy as np
 
 import nn
 from nn.serialization import replace_atomically
+from nn.state import strip_prefix
+from cyclegan import LOSS_NAMES
+from cyclegan_support import builtin_data
 from cyclegan_support.data import to_uint8
 
-__all__ = ["sample_grid", "save_png", "LossTable", "plot_losses", "save_checkpoint",
-           "Checkpoint", "load_checkpoint", "save_generator", "read_generator",
-           "architecture_from_shapes", "strip_prefix"]
+__all__ = ["CHECKPOINT", "LOSS_TABLE", "LOSS_PLOT", "SAMPLES", "checkpoint_path", "sample_path",
+           "generator_path", "translate_batches", "write_samples", "translation_errors",
+           "sample_grid", "save_png", "LossTable", "plot_losses", "save_checkpoint", "Checkpoint",
+           "load_checkpoint", "save_generator", "read_generator", "architecture_from_shapes"]
 
 GRID_ROWS = ("real A", "fake B", "rec A", "real B", "fake A", "rec B")
+
+# The files of a run, under its output folder (--out).
+CHECKPOINT = "checkpoint.npz"
+LOSS_TABLE, LOSS_PLOT = "losses.csv", "losses.png"
+SAMPLES = "samples"  # the folder of the sample grids, one per epoch
+
+
+def checkpoint_path(out):
+    return os.path.join(out, CHECKPOINT)
+
+
+def sample_path(out, epoch):
+    return os.path.join(out, SAMPLES, f"epoch_{epoch:03d}.png")
+
+
+def generator_path(out, name):
+    """Where network ``name`` ("G_A" or "G_B") is written alone, for translate.py."""
+    return os.path.join(out, f"{name}.npz")
+
+
+def translate_batches(model, images, direction, batch=16):
+    """model.translate over ``images`` in batches, returned on the host."""
+    return np.concatenate([nn.to_host(model.translate(images[i:i + batch], direction))
+                           for i in range(0, len(images), batch)])
+
+
+def write_samples(model, test_A, test_B, path):
+    """The sample grid of ``GRID_ROWS`` on the test images (float32 (N, 3, h, w)) as a PNG."""
+    fake_B = translate_batches(model, test_A, "AtoB")
+    fake_A = translate_batches(model, test_B, "BtoA")
+    rows = [test_A, fake_B, translate_batches(model, fake_B, "BtoA"),
+            test_B, fake_A, translate_batches(model, fake_A, "AtoB")]
+    save_png(path, sample_grid(rows))
+
+
+def translation_errors(model, test_A, test_B):
+    """On test scenes whose true translations are known (test_B[i] is test_A[i] in domain B):
+    the mean absolute errors (in [-1, 1]) of G_A, of G_B and of the identity mapping."""
+    fake_B = translate_batches(model, test_A, "AtoB")
+    fake_A = translate_batches(model, test_B, "BtoA")
+    return {"error_AtoB": builtin_data.translation_error(fake_B, test_B),
+            "error_BtoA": builtin_data.translation_error(fake_A, test_A),
+            "error_identity": builtin_data.translation_error(test_A, test_B)}
 
 
 def sample_grid(rows, labels=GRID_ROWS, min_tile=64, gap=2):
@@ -86,8 +133,7 @@ class LossTable:
             return [r for r in csv.DictReader(f) if (r.get("epoch") or "").isdigit()]
 
 
-def plot_losses(rows, path, losses=("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B",
-                                    "idt_B")):
+def plot_losses(rows, path, losses=LOSS_NAMES):
     """Loss curves (and the translation error, when present) per epoch, as a PNG."""
     import matplotlib
     matplotlib.use("Agg")  # files only: no window, works without a display
@@ -230,11 +276,6 @@ def architecture_from_shapes(state, source):
     blocks = {k.split(".")[1] for k in state if ".conv_block." in k}
     return {"input_nc": int(first.shape[1]), "output_nc": int(last.shape[0]),
             "ngf": int(first.shape[0]), "n_blocks": len(blocks)}
-
-
-def strip_prefix(state, prefix):
-    """The entries of ``state`` whose keys start with ``prefix``, without it."""
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def pop_prefixed(state, prefix):

@@ -14,7 +14,8 @@ PyTorch's GPU caching allocator exists for the same reason.
 ``keep_freed_memory()`` asks malloc to serve large arrays from its heap and not to return
 freed memory to the kernel. The resident size then stays at the step's peak (which a step
 reaches anyway) instead of rising and falling. It changes the whole process, so it is a
-call the program makes (train.py, the benchmarks), never a side effect of ``import nn``.
+call a program makes, never a side effect of ``import nn``: the benchmarks make it, to time
+single layers in a loop; train.py does not, its loop of identical steps settles by itself.
 """
 import ctypes
 import ctypes.util

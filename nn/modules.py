@@ -8,6 +8,7 @@ from collections import OrderedDict
 from . import functional as F
 from .backend import get_array_module, resolve_device, to_device
 from .convolution import pair
+from .state import check_state_dict
 from .tensor import Parameter
 from .backend import numpy as _host  # parameters are created on the host, then moved
 
@@ -93,17 +94,7 @@ class Module:
         Raises KeyError or ValueError naming the first missing, unexpected or mis-shaped key.
         """
         own = OrderedDict(self.named_parameters())
-        for name in own:
-            if name not in state:
-                raise KeyError(f"load_state_dict: missing key {name!r} "
-                               f"(expected shape {tuple(own[name].shape)})")
-        for name in state:
-            if name not in own:
-                raise KeyError(f"load_state_dict: unexpected key {name!r}")
-        for name, p in own.items():
-            if tuple(state[name].shape) != tuple(p.shape):
-                raise ValueError(f"load_state_dict: {name!r} has shape {tuple(state[name].shape)} "
-                                 f"in the state but {tuple(p.shape)} in the model")
+        check_state_dict(state, {name: p.shape for name, p in own.items()}, "load_state_dict")
         for name, p in own.items():
             value = to_device(state[name], get_array_module(p.data))
             p.data[...] = value.astype(p.dtype, copy=False)

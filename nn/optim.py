@@ -4,6 +4,7 @@ State is kept per parameter in the order the parameters were given (never keyed 
 ``id``), so ``state_dict`` and ``load_state_dict`` line up across runs.
 """
 from .backend import get_array_module, to_device
+from .state import check_state_dict
 
 __all__ = ["SGD", "Adam", "LambdaLR"]
 
@@ -25,6 +26,10 @@ class Optimizer:
         """Names of the per-parameter state lists, e.g. ("m", "v")."""
         return ()
 
+    def _scalars(self):
+        """Names of the state's scalar entries."""
+        return ("lr",)
+
     def state_dict(self):
         """{name: array} of everything needed to continue: hyperparameters and moments."""
         state = {"lr": self.lr}
@@ -34,18 +39,17 @@ class Optimizer:
         return state
 
     def load_state_dict(self, state):
+        """Restore a ``state_dict``; every entry is checked before anything changes."""
+        expected = {key: () for key in self._scalars()}
+        for key in self._state_arrays():
+            expected.update({f"{key}.{i}": p.shape for i, p in enumerate(self.params)})
+        check_state_dict(state, expected, f"{type(self).__name__}.load_state_dict", name=str)
         self.lr = float(state["lr"])
         for key in self._state_arrays():
             arrays = getattr(self, key)
             for i, p in enumerate(self.params):
-                value = state.get(f"{key}.{i}")
-                if value is None:
-                    raise KeyError(f"optimizer state lacks {key}.{i}")
-                if tuple(value.shape) != tuple(p.shape):
-                    raise ValueError(f"optimizer state {key}.{i} has shape {tuple(value.shape)}, "
-                                     f"parameter {i} has {tuple(p.shape)}")
-                arrays[i] = to_device(value, get_array_module(p.data)).astype(p.dtype)
-
+                value = to_device(state[f"{key}.{i}"], get_array_module(p.data))
+                arrays[i] = value.astype(p.dtype)
 
 class SGD(Optimizer):
     """p -= lr * v, with v = momentum * v + grad (v = grad when momentum is 0)."""
@@ -96,6 +100,9 @@ class Adam(Optimizer):
         state = super().state_dict()
         state["t"] = self.t
         return state
+
+    def _scalars(self):
+        return ("lr", "t")
 
     def load_state_dict(self, state):
         super().load_state_dict(state)

@@ -14,7 +14,8 @@ Refused, as by CuPy:
 - keyword arguments CuPy's functions and methods do not take: every function and method here
   has CuPy 14's signature (``SIGNATURES``, compared with the installed CuPy by the tests), so
   ``a.sum(where=...)``, ``a.max(initial=...)`` and ``einsum(..., out=...)`` raise TypeError;
-- ``ufunc.at`` for any ufunc but add, subtract, maximum and minimum (NotImplementedError);
+- ``ufunc.at`` for any ufunc but add, subtract, maximum, minimum (and the bitwise and, or,
+  xor, which are not exposed here): NotImplementedError, as CuPy has no scatter kernel for it;
 - names CuPy lacks: only names CuPy 14 has are exposed (``EXPOSED``), and the random
   Generator has ``standard_normal``, ``random``, ``integers``, ``uniform`` but not ``normal``
   or ``permutation``, with a stream different from NumPy's for the same seed (as CuPy's).
@@ -41,6 +42,15 @@ its time there.
 
 Arithmetic is NumPy's, so results and type promotion are NumPy's (CuPy 14 follows the same
 NEP 50 rules).
+
+Where each behaviour comes from. The names and signatures are read from the installed CuPy
+(tests/test_fake_cupy.py). The behaviours that need a device to observe are CuPy's source, v14:
+the refusal of implicit conversion, the dispatch of NumPy's functions and ufuncs, and
+``fill``'s ValueError for a non-scalar NumPy array, in ``cupy/_core/core.pyx``
+(https://github.com/cupy/cupy/blob/v14.0.0/cupy/_core/core.pyx); "Unsupported type" for a
+NumPy array operand and ``ufunc.at`` raising NotImplementedError without a scatter kernel, in
+``cupy/_core/_kernel.pyx`` (https://github.com/cupy/cupy/blob/v14.0.0/cupy/_core/_kernel.pyx);
+``einsum``'s refusal of ``out`` in ``cupy/linalg/_einsum.py``, whose source ships with CuPy.
 """
 # This module defines sum, all, max, ... as CuPy does: Python's own are _builtins.sum etc.
 import builtins as _builtins
@@ -329,7 +339,8 @@ def _device_function(name, numpy_function, operation=None):
 
 class _Ufunc:
     """An elementwise function, with CuPy's ``.at`` (an unbuffered in-place scatter) for the
-    four ufuncs CuPy has a scatter kernel for; ``.at`` of any other raises NotImplementedError."""
+    ufuncs CuPy has a scatter kernel for (``_scatter_op`` in CuPy 14: these four and the
+    bitwise and, or, xor); ``.at`` of any other raises NotImplementedError."""
 
     _SCATTER = ("add", "subtract", "maximum", "minimum")
 
@@ -348,7 +359,8 @@ class _Ufunc:
     def at(self, a, indices, b=None):
         if self.__name__ not in self._SCATTER:
             raise NotImplementedError(f"`{self.__name__}.at` is not supported yet (CuPy has "
-                                      "ufunc.at for add, subtract, maximum and minimum only)")
+                                      "ufunc.at for add, subtract, maximum, minimum and the "
+                                      "bitwise and, or, xor only)")
         if not isinstance(a, DeviceArray):
             raise TypeError(f"{self.__name__}.at needs a device array to update, got {type(a)}")
         args = (_index(indices),) if b is None else (_index(indices), _unwrap(b))

@@ -81,10 +81,19 @@ def test_keywords_cupy_refuses_are_refused(call, name):
 
 @pytest.mark.parametrize("name", ["multiply", "exp", "divide", "power"])
 def test_ufunc_at_exists_only_for_cupys_scatter_kernels(name):
-    # Every CuPy ufunc has .at, but only add, subtract, maximum and minimum implement it.
+    # Every CuPy ufunc has .at, but only those with a scatter kernel implement it.
     d = device([1.0, 2.0, 3.0])
     with pytest.raises(NotImplementedError, match=f"`{name}.at` is not supported"):
         getattr(fake_cupy, name).at(d, 0, 2.0)
+
+
+def test_the_scatter_kernels_are_cupys():
+    cupy = pytest.importorskip("cupy")
+    with_scatter = {name for name in dir(cupy) if isinstance(getattr(cupy, name), cupy.ufunc)
+                    and getattr(getattr(cupy, name), "_scatter_op", None) is not None}
+    exposed = {name for name in fake_cupy.EXPOSED if isinstance(getattr(fake_cupy, name, None),
+                                                                  type(fake_cupy.add))}
+    assert with_scatter & exposed == set(fake_cupy.add._SCATTER)
 
 
 def test_ufunc_at_of_the_scatter_kernels_works():
@@ -307,7 +316,7 @@ def test_the_stand_in_has_cupys_signature(name):
 
 @pytest.mark.parametrize("name", SIGNED)
 def test_the_stand_in_enforces_its_signature(name):
-    """The signature is not only declared: ``inspect.signature`` of the stand-in's callable is it."""
+    """The signature is not only declared: the stand-in's callable has it (inspect.signature)."""
     obj = _lookup(fake_cupy, name)
     parameters = [(p.name, p.kind.name, p.default if p.default is not p.empty else "<required>")
                   for p in inspect.signature(obj).parameters.values() if p.name != "self"]
@@ -319,9 +328,8 @@ def test_every_array_function_and_method_nn_uses_is_signed():
     signature in the stand-in (and so is compared with CuPy's above)."""
     import pathlib
     root = pathlib.Path(__file__).resolve().parent.parent
-    sources = [p.read_text() for p in sorted(root.glob("nn/*.py")) + [
-        root / name for name in ("cyclegan.py", "train.py", "translate.py")]
-        if p.exists()]
+    sources = [p.read_text() for p in sorted(root.glob("nn/*.py"))
+               + sorted(root.glob("cyclegan_support/*.py")) + sorted(root.glob("*.py"))]
     text = "\n".join(sources)
     called = set(re.findall(r"\bxp\.((?:lib\.stride_tricks\.)?[a-z_]+)\(", text))
     called |= set(re.findall(r"get_array_module\([^)]*\)\.([a-z_]+)\(", text))
@@ -330,6 +338,21 @@ def test_every_array_function_and_method_nn_uses_is_signed():
     for method in ("sum", "max", "mean", "reshape", "transpose", "astype", "copy", "swapaxes",
                    "get", "item", "argmax"):
         assert f"ndarray.{method}" in fake_cupy.SIGNATURES
+
+
+def test_every_callable_of_the_stand_in_is_signed():
+    """By construction, then, whatever function or method nn calls on the stand-in (any other
+    raises AttributeError there) has CuPy's parameters."""
+    methods = {f"ndarray.{name}" for name, member in vars(fake_cupy.DeviceArray).items()
+               if callable(member) and not name.startswith("_")}
+    functions = {name for name in fake_cupy.EXPOSED if "." not in name
+                 and callable(getattr(fake_cupy, name))
+                 and not isinstance(getattr(fake_cupy, name), type)}
+    generator = {f"random.Generator.{name}" for name in vars(fake_cupy.random.Generator)
+                 if not name.startswith("_")}
+    unsigned = sorted((methods | functions | generator | {"random.default_rng"})
+                      - set(fake_cupy.SIGNATURES))
+    assert not unsigned, unsigned
 
 
 def print_signatures():

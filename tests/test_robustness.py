@@ -218,6 +218,16 @@ def test_exif_rotation_of_a_wide_photo_is_applied(tmp_path, orientation, top, bo
         assert image[-1, :, bottom].min() > 200 and image[-1, :, 2 - bottom].max() < 60
 
 
+def test_an_empty_test_folder_is_a_warning(tmp_path, capsys):
+    root = make_dataset(tmp_path / "data", n=2)
+    (root / "testA").mkdir()
+    (root / "testA" / "notes.txt").write_text("no pictures yet")
+    status, _, err = run_main(train.main, TINY + ["--n-epochs-decay", "0", "--dataroot",
+                                                  str(root), "--out", str(tmp_path / "o")], capsys)
+    assert status == 0, err
+    assert "warning: " in err and "training images instead" in err and "Traceback" not in err
+
+
 def test_odd_sizes_and_modes_train_without_a_crash(tmp_path, capsys):
     root = make_dataset(tmp_path / "data", n=1)
     folder = root / "trainA"
@@ -391,6 +401,29 @@ def test_an_output_folder_that_cannot_be_written(tmp_path, capsys):
     status, _, err = run_main(translate.main, ["--checkpoint", "x.npz", str(blocker), "--out",
                                                str(out)], capsys)
     assert status == 2 and "Traceback" not in err
+
+
+def test_a_file_named_samples_in_the_output_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "samples").write_text("a file where the sample grids' folder should be")
+    status, out_text, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert_clean_error(status, err, "cannot write to the output folder", "samples",
+                       "choose a folder")
+    assert "checkpoint" not in err and "training on" not in out_text
+    # The same when the file appears after the checks, while the run is being built.
+    other = tmp_path / "other"
+
+    def make_run(config, device, checkpoint):
+        os.rmdir(other / "samples")
+        (other / "samples").write_text("late")
+        return train.Run(config, device, checkpoint)
+
+    status, _, err = run_main(lambda argv: train.safeguards.main(
+        train.build_parser(), argv, make_run, train.train, "train.py"),
+        TINY + ["--out", str(other)], capsys)
+    assert_clean_error(status, err, "cannot write to the output folder", "samples")
+    assert "checkpoint" not in err
 
 
 def test_a_new_run_does_not_overwrite_an_old_one(run_copy, capsys):

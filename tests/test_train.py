@@ -30,7 +30,7 @@ def tiny_config(out):
 @pytest.mark.parametrize("k", [2, 4])  # stop inside epoch 1, or inside epoch 2
 def test_resume_continues_exactly(tmp_path, k):
     quiet = io.StringIO()
-    whole = train.Run(tiny_config(tmp_path / "whole"), stream=quiet)
+    whole = train.Run(tiny_config(tmp_path / "whole"), stream=quiet, record_steps=True)
     assert whole.run() is True
     assert len(whole.history) == 9  # 3 epochs of ceil(5 / 2) batches
 
@@ -38,7 +38,7 @@ def test_resume_continues_exactly(tmp_path, k):
     assert first.run(stop_after=k) is False
     first.checkpoint()
     del first
-    second = train.Run(tiny_config(tmp_path / "split"), stream=quiet,
+    second = train.Run(tiny_config(tmp_path / "split"), stream=quiet, record_steps=True,
                        resume_from=str(tmp_path / "split" / "checkpoint.npz"))
     assert second.run() is True
     assert len(second.history) == 9 - k

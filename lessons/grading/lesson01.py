@@ -1,71 +1,165 @@
-"""Checks of lesson 1: the scalar Value's backward rules and the central difference."""
+"""Checks of lesson 1: the backward rules of exp and of a power with a Value exponent, and the
+measured order of the one-sided and the central difference.
+
+Each gradient is compared with the formula, on graphs chosen so that the classic mistakes give
+numbers of their own: an upstream gradient that is not 1 (out.grad forgotten), a Value used
+twice (= where += belongs), a Value exponent (its gradient forgotten)."""
 import math
 
-from .core import Wrong, check_number, later_part
+from .core import Wrong, check_number, name_the_mistake
 
 MODULE = "ex01_chain_rule"
+POINTS = {"1.1": 2, "1.2": 3, "1.3": 2}
 
 
-def _grad_of(module, build, values):
-    """Gradients of build(*leaves) with respect to each leaf, by the module's own backward."""
+def _grads(module, build, values):
+    """The gradients of build(*leaves) for each leaf, by the module's own backward."""
     leaves = [module.Value(v) for v in values]
     out = build(*leaves)
+    if not hasattr(out, "_backward"):   # a Value of the student's own class, or of its base
+        raise Wrong(f"the result is {type(out).__name__}, not a Value: return ``out``")
     module.backward(out)
     return [leaf.grad for leaf in leaves]
 
 
-def check_value_backward(module):
-    a, b, c = 1.5, -0.7, 2.3
-    # Multiply by c afterwards so that the upstream gradient out.grad is not 1.
-    ga, gb, gc = _grad_of(module, lambda a, b, c: (a * b) * c, (a, b, c))
-    check_number("for L = (a * b) * c with a = 1.5, b = -0.7, c = 2.3, dL/da (the upstream "
-                 "gradient out.grad of a * b is c; did you multiply by it?)", ga, b * c)
-    check_number("for L = (a * b) * c, dL/db", gb, a * c)
-    (ga,) = _grad_of(module, lambda a: a * a, (a,))
-    check_number("for L = a * a with a = 1.5, dL/da = 2a (a is used twice: the two contributions "
-                 "must add up, so write += and not =)", ga, 2 * a)
+def _central(f, values, i, eps=1e-6):
+    """d f / d values[i] by a central difference, for a check of a whole graph."""
+    plus, minus = list(values), list(values)
+    plus[i] += eps
+    minus[i] -= eps
+    return (f(*plus) - f(*minus)) / (2 * eps)
 
-    def tanh_graph(a, c):
-        return a.tanh() * c
 
-    ga, _ = later_part("Value.__mul__", "Value.tanh", _grad_of, module, tanh_graph, (0.4, c))
-    t = math.tanh(0.4)
-    check_number("for L = tanh(a) * c with a = 0.4, c = 2.3, dL/da = (1 - tanh(a)^2) * c", ga,
-                 (1 - t * t) * c)
+def _check(what, got, expected, mistakes, atol=1e-9, rtol=1e-9):
+    name_the_mistake(got, expected, mistakes, atol=atol, rtol=rtol)
+    check_number(what, got, expected, atol=atol, rtol=rtol)
 
-    def composite(a, b):
-        return (a * b + a).tanh() * a
 
+def check_exp(module):
+    a, c = 0.4, 2.3
+    e = math.exp(a)
+    (ga, _) = _grads(module, lambda a, c: a.exp() * c, (a, c))
+    what = f"for L = exp(a) * c with a = {a}, c = {c}, dL/da"
+    _check(what, ga, e * c, [
+        (e, f"{what} is exp(a) = {e:.6g}, without the factor c: multiply by the upstream "
+            "gradient out.grad (here c), the chain rule's dL/dout"),
+        (a * c, f"{what} = {ga:.6g} is a * c: the derivative of exp(a) is exp(a) (out.data), "
+                "not a")])
+
+    (ga,) = _grads(module, lambda a: a.exp() * a, (a,))
+    what = f"for L = exp(a) * a with a = {a}, dL/da = exp(a) * (a + 1)"
+    _check(what, ga, e * (a + 1), [
+        (e * a, f"{what}: yours {ga:.6g} = exp(a) * a, the share of exp(a) alone. You wrote = "
+                "where += belongs: a is used twice, and exp's backward overwrote the share the "
+                "product had already added")])
+
+    def f(a, b):
+        return math.tanh(math.exp(a * b) * a)
     values = (0.3, -1.2)
-    got = _grad_of(module, composite, values)
+    got = _grads(module, lambda a, b: ((a * b).exp() * a).tanh(), values)
     for i, name in enumerate("ab"):
-        def f(v, i=i):
-            x = list(values)
-            x[i] = v
-            return math.tanh(x[0] * x[1] + x[0]) * x[0]
-        eps = 1e-6
-        numeric = (f(values[i] + eps) - f(values[i] - eps)) / (2 * eps)
-        check_number(f"for L = tanh(a * b + a) * a with a = 0.3, b = -1.2, dL/d{name} "
-                     "(compared with a central difference)", got[i], numeric, atol=1e-7)
+        check_number(f"for L = tanh(exp(a * b) * a) with a = 0.3, b = -1.2, dL/d{name} "
+                     "(compared with a central difference)", got[i], _central(f, values, i),
+                     atol=1e-7, rtol=1e-6)
 
 
-def check_numerical_derivative(module):
-    nd = module.numerical_derivative
-    x, eps = 2.0, 1e-3
-    central = ((x + eps) ** 3 - (x - eps) ** 3) / (2 * eps)   # 3x^2 + eps^2 = 12.000001
-    got = nd(lambda v: v ** 3, x, eps)
-    if got is not None and isinstance(got, (int, float)) and abs(got - 12.006001) < 1e-6:
-        raise Wrong(f"for f(x) = x**3 at x = 2 with eps = 1e-3 you return {got:.9g}, the "
-                    f"one-sided difference (f(x + eps) - f(x)) / eps; the central difference "
-                    f"(f(x + eps) - f(x - eps)) / (2 eps) gives {central:.9g}")
-    check_number("numerical_derivative(lambda x: x**3, 2.0, eps=1e-3) (the central difference "
-                 "(f(x + eps) - f(x - eps)) / (2 eps))", got, central, atol=0, rtol=1e-10)
-    check_number("numerical_derivative(math.sin, 0.3) with the default eps, against cos(0.3)",
-                 nd(math.sin, 0.3), math.cos(0.3), atol=1e-8, rtol=0)
-    check_number("numerical_derivative(math.exp, -1.0, eps=1e-4), against exp(-1)",
-                 nd(math.exp, -1.0, eps=1e-4), math.exp(-1.0), atol=1e-8, rtol=0)
+def check_power(module):
+    a, c = 1.5, 2.3
+    (ga, _) = _grads(module, lambda a, c: (a ** 3) * c, (a, c))
+    what = f"for L = a ** 3 * c with a = {a}, c = {c}, dL/da = 3 a^2 c"
+    _check(what, ga, 3 * a ** 2 * c, [
+        (3 * a ** 3 * c, f"{what}: yours {ga:.6g} = 3 a^3 c: the power rule lowers the "
+                         "exponent by one, b * a ** (b - 1)"),
+        (3 * a ** 2, f"{what}: yours {ga:.6g} = 3 a^2, without c: multiply by the upstream "
+                     "gradient out.grad")])
+
+    a, b = 1.5, 0.7
+    ga, gb = _grads(module, lambda a, b: (a ** b) * c, (a, b))
+    power = a ** b
+    check_number(f"for L = a ** b * c with a = {a}, b = {b}, c = {c}, dL/da = b a^(b - 1) c",
+                 ga, b * a ** (b - 1) * c, atol=1e-9, rtol=1e-9)
+    what = f"for L = a ** b * c with a = {a}, b = {b}, c = {c}, dL/db = a^b ln(a) c"
+    _check(what, gb, power * math.log(a) * c, [
+        (0.0, f"{what}: yours is 0. The exponent b is a Value and an input of the power: "
+              "d(a^b)/db = a^b ln a; add it into other.grad"),
+        (power * math.log(b) * c, f"{what}: yours {gb:.6g} = a^b ln(b) c: the logarithm is of "
+                                  "the base a (a^b = e^(b ln a)), not of the exponent"),
+        (b * a ** (b - 1) * math.log(a) * c, f"{what}: yours {gb:.6g} = b a^(b-1) ln(a) c: "
+                                             "d(a^b)/db is a^b ln a, the power itself times "
+                                             "ln a, without the power rule's factor")])
+
+    (ga,) = _grads(module, lambda a: a ** a, (a,))
+    what = f"for L = a ** a with a = {a}, dL/da = a^a (ln a + 1)"
+    _check(what, ga, a ** a * (math.log(a) + 1), [
+        (a ** a * math.log(a), f"{what}: yours {ga:.6g} = a^a ln a, the exponent's share "
+                               "alone. You wrote = where += belongs: base and exponent are the "
+                               "same Value, and the second assignment overwrote the first"),
+        (a ** a, f"{what}: yours {ga:.6g} = a * a^(a-1), the base's share alone. You wrote = "
+                 "where += belongs: base and exponent are the same Value, and the second "
+                 "assignment overwrote the first")])
+
+    (ga,) = _grads(module, lambda a: 2 ** a, (0.3,))
+    check_number("for L = 2 ** a with a = 0.3 (a number to a Value's power), dL/da = 2^a ln 2",
+                 ga, 2 ** 0.3 * math.log(2), atol=1e-9, rtol=1e-9)
+
+    def f(a, b):
+        return math.tanh(a ** b) * a ** 2
+    values = (0.8, 1.7)
+    got = _grads(module, lambda a, b: (a ** b).tanh() * a ** 2, values)
+    for i, name in enumerate("ab"):
+        check_number(f"for L = tanh(a ** b) * a ** 2 with a = 0.8, b = 1.7, dL/d{name} "
+                     "(compared with a central difference)", got[i], _central(f, values, i),
+                     atol=1e-7, rtol=1e-6)
 
 
-CHECKS = {"1.1": check_value_backward, "1.2": check_numerical_derivative}
-# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
-POINTS = {"1.1": 2, "1.2": 2}
+def _orders(f, dfdx, x, eps, one_sided, central, log=math.log10, flip=False):
+    """The two orders as the exercise defines them, or as a classic mistake computes them."""
+    exact = dfdx(x)
+
+    def order(formula):
+        big, small = abs(formula(eps) - exact), abs(formula(eps / 10) - exact)
+        return log(small / big) if flip else log(big / small)
+    return order(one_sided), order(central)
+
+
+def check_error_orders(module):
+    for f, dfdx, x, eps, name in [(math.exp, math.exp, 0.5, 1e-2, "exp"),
+                                  (math.sin, math.cos, 1.0, 1e-2, "sin"),
+                                  (math.log, lambda v: 1 / v, 2.0, 1e-1, "log")]:
+        def one_sided(h):
+            return (f(x + h) - f(x)) / h
+
+        def central(h):
+            return (f(x + h) - f(x - h)) / (2 * h)
+
+        def without_two(h):
+            return (f(x + h) - f(x - h)) / h
+        got = module.error_orders(f, dfdx, x, eps)
+        what = f"error_orders(math.{name}, its derivative, x={x}, eps={eps})"
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise Wrong(f"{what} must return a tuple of two numbers (p_one_sided, p_central); "
+                        f"it returned {got!r}")
+        expected = _orders(f, dfdx, x, eps, one_sided, central)
+        right = (f"; the right orders are {expected[0]:.4f} and {expected[1]:.4f}")
+        name_the_mistake(got, expected, [
+            (_orders(f, dfdx, x, eps, central, central), f"{what} = {_pair(got)}: both are the "
+             "central difference's order; the first is the one-sided (f(x + h) - f(x)) / h"
+             + right),
+            (_orders(f, dfdx, x, eps, one_sided, central, flip=True), f"{what} = {_pair(got)}: "
+             "the orders have the wrong sign. The error shrinks, so the ratio is the error at "
+             "eps divided by the (smaller) error at eps / 10" + right),
+            (_orders(f, dfdx, x, eps, one_sided, central, log=math.log), f"{what} = "
+             f"{_pair(got)}: that is the natural logarithm. h shrank tenfold, so the order is "
+             "log10 of the ratio (or its log divided by log(10))" + right),
+            (_orders(f, dfdx, x, eps, one_sided, without_two), f"{what} = {_pair(got)}: the "
+             "central difference's error does not shrink, because (f(x + h) - f(x - h)) / h is "
+             "twice the derivative: divide by 2 h" + right)], atol=1e-6, rtol=1e-6)
+        for label, g, e in zip(("the one-sided order", "the central order"), got, expected):
+            check_number(f"{what}: {label}", g, e, atol=1e-6, rtol=1e-6)
+
+
+def _pair(values):
+    return "(" + ", ".join(f"{float(v):.4f}" for v in values) + ")"
+
+
+CHECKS = {"1.1": check_exp, "1.2": check_power, "1.3": check_error_orders}

@@ -1,27 +1,102 @@
-"""Checks of lesson 2: undoing broadcasting, and a Function's backward (a / b)."""
+"""Checks of lesson 2: batched matmul's backward with broadcasting, a / b, and softmax.
+
+Each backward is called directly first (its shapes, then its values against the formula, with
+the classic mistakes recognised by what they compute), then checked by nn.gradcheck through
+Tensors: float64 and a random upstream gradient, so that a missing transpose cannot pass."""
 import numpy as np
 
 import nn
 
-from .core import check_array, check_backward_shapes, check_gradients
+from .core import Wrong, check_array, check_gradients, name_the_mistake
 
 MODULE = "ex02_tensors"
-
-# (broadcast shape of grad, input shape): added axes, stretched axes, both, neither, a scalar
-SHAPES = [((2, 3, 4), (3, 1)), ((2, 3), (2, 3)), ((2, 3, 4), (4,)), ((2, 3, 4), (2, 1, 1)),
-          ((4, 1, 3), (1, 1, 3)), ((3, 2), ())]
+POINTS = {"2.1": 3, "2.2": 2, "2.3": 3}
 
 
-def check_sum_to_shape(module):
+def _sum_to(grad, shape):
+    """The gradient of an input of ``shape`` broadcast to grad's shape: what nn computes."""
+    leaf = nn.Tensor(np.zeros(shape), requires_grad=True)
+    (leaf + nn.Tensor(np.zeros(grad.shape))).backward(grad)
+    return leaf.grad
+
+
+def _two(grads, names):
+    if not isinstance(grads, tuple) or len(grads) != 2:
+        count = len(grads) if isinstance(grads, tuple) else 1
+        raise Wrong(f"backward must return a tuple of 2 gradients ({', '.join(names)}), one per "
+                    f"input of forward; it returned {count}")
+    for name, grad in zip(names, grads):
+        if grad is None or not hasattr(grad, "shape"):
+            raise Wrong(f"backward returned {type(grad).__name__} for the gradient with respect "
+                        f"to {name}: return an array")
+    return grads
+
+
+def _t(a):
+    return a.swapaxes(-1, -2)
+
+
+# (a's shape, b's shape): square matrices (where a missing transpose or a swapped order gives
+# numbers, not a shape error), batch axes added to b, added to a, stretched in both
+MATMUL_SHAPES = [((2, 3, 3), (3, 3)), ((2, 3, 4, 5), (5, 6)), ((4, 5), (2, 5, 6)),
+                 ((3, 1, 4, 5), (1, 2, 5, 6))]
+
+
+def check_matmul_backward(module):
     rng = np.random.default_rng(0)
-    for big, shape in SHAPES:
-        grad = rng.standard_normal(big)
-        # What nn's own backward makes of it: the gradient of a leaf broadcast in an addition.
-        leaf = nn.Tensor(np.zeros(shape), requires_grad=True)
-        (leaf + nn.Tensor(np.zeros(big))).backward(grad)
-        got = module.sum_to_shape(grad.copy(), shape)
-        check_array(f"sum_to_shape(grad of shape {big}, shape={shape})", got, leaf.grad,
-                    atol=1e-12)
+    for shape_a, shape_b in MATMUL_SHAPES:
+        a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+        g = rng.standard_normal(np.broadcast_shapes(shape_a[:-2], shape_b[:-2])
+                                + (shape_a[-2], shape_b[-1]))
+        call = f"MatMul backward for a {shape_a} @ b {shape_b}"
+        f = module.MatMul()
+        f.forward(a.copy(), b.copy())
+        try:
+            ga, gb = _two(f.backward(g.copy()), ("a", "b"))
+        except ValueError as e:
+            if "matmul" not in str(e):
+                raise
+            if shape_a[-1] == shape_a[-2] == shape_b[-1]:   # square: a transpose cannot clash
+                raise Wrong(f"{call}: a product in your backward has shapes that do not fit "
+                            f"({e}), though every matrix here is square. Did you write .T? On a "
+                            "batch of matrices .T reverses every axis, the batch axes too; "
+                            "transpose the last two only, swapaxes(-1, -2)") from None
+            raise Wrong(f"{call}: a product in your backward has shapes that do not fit ({e}). "
+                        "Check each product's matrix shapes: dL/da = g @ b^T is (n, m) @ "
+                        "(m, k), dL/db = a^T @ g is (k, n) @ (n, m)") from None
+        for name, got, x, full in [("a", ga, a, g @ _t(b)), ("b", gb, b, _t(a) @ g)]:
+            expected = _sum_to(full, x.shape)
+            what = f"{call}: the gradient with respect to {name}"
+            if got.shape == full.shape and got.shape != x.shape:
+                raise Wrong(f"{what} has shape {got.shape}, the output's batch shape; {name} "
+                            f"{x.shape} was broadcast over batch axes, used once per batch "
+                            "entry: sum the gradient over them to its own shape (sum_to_shape)")
+            if got.shape != x.shape and got.size == x.size and got.shape == tuple(
+                    n for n in x.shape if n != 1):
+                raise Wrong(f"{what} has shape {got.shape}, expected {x.shape}: an axis of "
+                            f"length 1 in {name} was stretched; sum over it with "
+                            "keepdims=True so that it stays")
+            if got.shape != x.shape:
+                raise Wrong(f"{what} has shape {got.shape}, expected {x.shape} ({name}'s shape)")
+            square = shape_a[-1] == shape_a[-2] == shape_b[-1]
+            mistakes = []
+            if square and name == "a":
+                mistakes = [(_sum_to(g @ b, x.shape), f"{what} is g @ b: b must be transposed, "
+                             "dL/da = g @ b^T"),
+                            (_sum_to(_t(b) @ g, x.shape), f"{what} is b^T @ g: the order of a "
+                             "matrix product matters, dL/da = g @ b^T (g on the left)")]
+            elif square:
+                mistakes = [(_sum_to(a @ g, x.shape), f"{what} is a @ g: a must be transposed, "
+                             "dL/db = a^T @ g"),
+                            (_sum_to(g @ _t(a), x.shape), f"{what} is g @ a^T: the order of a "
+                             "matrix product matters, dL/db = a^T @ g (g on the right)")]
+            name_the_mistake(got, expected, mistakes)
+            check_array(what, got, expected)
+    for shape_a, shape_b in MATMUL_SHAPES[1:]:
+        ta = nn.Tensor(rng.standard_normal(shape_a), requires_grad=True)
+        tb = nn.Tensor(rng.standard_normal(shape_b), requires_grad=True)
+        check_gradients(lambda x, y: module.MatMul()(x, y), [ta, tb],
+                        (f"a {shape_a}", f"b {shape_b}"))
 
 
 def _away_from_zero(rng, shape):
@@ -31,16 +106,74 @@ def _away_from_zero(rng, shape):
 
 def check_div_backward(module):
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((2, 3)), _away_from_zero(rng, (2, 3))
-    check_backward_shapes(module.Div(), (a.copy(), b.copy()), ("a", "b"))
-    cases = [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3))]
-    for shape_a, shape_b in cases:
+    a, b, g = rng.standard_normal((2, 3)), _away_from_zero(rng, (2, 3)), rng.standard_normal((2, 3))
+    f = module.Div()
+    f.forward(a.copy(), b.copy())
+    ga, gb = _two(f.backward(g.copy()), ("a", "b"))
+    what = "Div backward for a, b of shape (2, 3): the gradient with respect to"
+    name_the_mistake(ga, g / b, [(g * b, f"{what} a is g * b: a / b is a times 1/b, so "
+                                          "dL/da = g / b")])
+    check_array(f"{what} a", ga, g / b)
+    right = -g * a / b ** 2
+    name_the_mistake(gb, right, [
+        (-right, f"{what} b has the wrong sign: a / b falls as b grows (for a > 0), "
+                 "d(a/b)/db = -a / b^2"),
+        (-g * a / b, f"{what} b is -g a / b: the derivative of 1/b is -1/b^2, so divide by b "
+                     "twice"),
+        (-g / b ** 2, f"{what} b is -g / b^2, without a: d(a/b)/db = -a / b^2")])
+    check_array(f"{what} b", gb, right)
+    for shape_a, shape_b in [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3))]:
         ta = nn.Tensor(rng.standard_normal(shape_a), requires_grad=True)
         tb = nn.Tensor(_away_from_zero(rng, shape_b), requires_grad=True)
-        check_gradients(lambda x, y: module.Div()(x, y), [ta, tb],
-                        ("a", "b"))
+        check_gradients(lambda x, y: module.Div()(x, y), [ta, tb], ("a", "b"))
 
 
-CHECKS = {"2.1": check_sum_to_shape, "2.2": check_div_backward}
-# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
-POINTS = {"2.1": 2, "2.2": 2}
+def _possible(mistakes, shape):
+    """The (result, words) of the mistakes that can be computed for this shape (a sum without
+    keepdims only broadcasts back when the axes happen to fit)."""
+    out = []
+    for compute, words in mistakes:
+        try:
+            result = compute()
+        except ValueError:
+            continue
+        if np.shape(result) == shape:
+            out.append((result, words))
+    return out
+
+
+def check_softmax_backward(module):
+    rng = np.random.default_rng(0)
+    for shape in [(3, 5), (4, 4), (2, 3, 4)]:
+        x, g = rng.standard_normal(shape), rng.standard_normal(shape)
+        f = module.Softmax()
+        y = f.forward(x.copy())
+        got = f.backward(g.copy())
+        # The definition, row by row: dL/dx_j = sum_i g_i y_i (delta_ij - y_j).
+        expected = np.empty(shape)
+        for row in np.ndindex(*shape[:-1]):
+            yr = y[row]
+            expected[row] = (np.diag(yr) - np.outer(yr, yr)).T @ g[row]
+        what = f"Softmax backward for x of shape {shape}"
+        mistakes = [(lambda: g * y * (1 - y), f"{what} is g * y * (1 - y), the diagonal of "
+                     "the Jacobian alone: every y_i of a row depends on every x_j of it through "
+                     "the shared sum, so the off-diagonal terms -y_i y_j add a term: "
+                     "dL/dx = y * (g - sum(g * y))"),
+                    (lambda: y * (g - (g * y).sum(axis=0, keepdims=True)), f"{what}: the sum "
+                     "of g * y runs over axis 0; softmax normalises along the last axis, and "
+                     "the sum must too (axis=-1)"),
+                    (lambda: y * (g - (g * y).sum()), f"{what}: the sum of g * y runs over the "
+                     "whole array; it belongs to each row alone (axis=-1, keepdims=True)"),
+                    (lambda: y * (g - (g * y).sum(axis=-1)), f"{what}: the row sums of g * y, "
+                     "taken without keepdims=True, broadcast along the wrong axis (each row's "
+                     "sum lands in a column); keep the axis so that they stay with their rows")]
+        if got is not None and getattr(got, "shape", None) != shape:
+            raise Wrong(f"{what} has shape {getattr(got, 'shape', None)}, expected {shape} "
+                        "(x's shape)")
+        name_the_mistake(got, expected, _possible(mistakes, shape))
+        check_array(what, got, expected)
+    t = nn.Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    check_gradients(lambda x: module.Softmax()(x), [t], ("x",))
+
+
+CHECKS = {"2.1": check_matmul_backward, "2.2": check_div_backward, "2.3": check_softmax_backward}

@@ -1,8 +1,9 @@
 """Checks of lesson 11: device-agnostic code, run on NumPy and on the tests' CuPy stand-in.
 
 tests/fake_cupy.py wraps NumPy arrays in a device array that refuses, as CuPy does, to be
-mixed with NumPy arrays or converted to one implicitly. When it is absent (an exercise folder
-copied out of the repository), the device part is replaced by a look at the source for NumPy.
+mixed with NumPy arrays or converted to one implicitly, and counts copies between host and
+device and waits for the device. When it is absent (an exercise folder copied out of the
+repository), the device part is replaced by a look at the source for NumPy, or left out.
 """
 import ast
 import importlib.util
@@ -16,7 +17,7 @@ import numpy as np
 
 import nn
 
-from .core import Wrong, check_array, _where
+from .core import Wrong, check_array, check_number, _where
 
 MODULE = "ex11_devices"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -124,6 +125,134 @@ def check_image_grid(module):
         _check_grid("image_grid of a device batch", grid, _grid_loops(batch.astype(np.float64), 2))
 
 
-CHECKS = {"11.1": check_normalize, "11.2": check_image_grid}
+# --- 11.3: a module's move to another array module ------------------------------------------
+
+def _small_model():
+    """Two layers in float32 with every gradient set, as after a backward pass."""
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.InstanceNorm2d(3, affine=True))
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    return model
+
+
+def _move(module, model, xp, where):
+    """module.move_parameters(model, xp), an implicit conversion to NumPy named as such."""
+    try:
+        return module.move_parameters(model, xp)
+    except TypeError as e:
+        if "Implicit conversion" in str(e):
+            raise Wrong(f"move_parameters {where} converted a device array with np.asarray (or "
+                        f"np.array){_where(e)}: a device array refuses to become a NumPy array "
+                        "implicitly; copy it to the host explicitly with nn.to_host") from None
+        raise
+
+
+def _check_moved(what, model, before, originals, xp):
+    for (name, p), original, value in zip(model.named_parameters(), originals, before):
+        if p is not original:
+            raise Wrong(f"{what}: the parameter {name!r} is a new Parameter object: you replaced "
+                        "the Parameter objects, so an optimizer built before the move still "
+                        "updates the old ones. Assign p.data and keep each Parameter")
+        if nn.get_array_module(p.data) is not xp:
+            raise Wrong(f"{what}: {name!r} is a {type(p.data).__name__}, not an array of "
+                        f"{xp.__name__}")
+        if p.data.dtype != value.dtype:
+            raise Wrong(f"{what}: {name!r} became {p.data.dtype}; keep its dtype ({value.dtype})")
+        check_array(f"{what}: the values of {name!r}", p.data, value, atol=0, rtol=0)
+        if p.grad is not None:
+            raise Wrong(f"{what}: {name!r} still has a gradient ({type(p.grad).__name__}): you "
+                        "left the gradients where they were; set every p.grad to None, or the "
+                        "next optimizer step mixes the old device's gradient with moved data")
+
+
+def check_move_parameters(module):
+    model = _small_model()
+    originals = model.parameters()
+    before = [p.data.copy() for p in originals]
+    data_before = [p.data for p in originals]
+    returned = _move(module, model, np, "from NumPy to NumPy")
+    if returned is not model:
+        raise Wrong("move_parameters must return the module it was given (as Module.to does), "
+                    f"got {type(returned).__name__}")
+    _check_moved("move_parameters(model, numpy) of a model on NumPy", model, before, originals, np)
+    if any(p.data is not d for p, d in zip(model.parameters(), data_before)):
+        raise Wrong("move_parameters(model, numpy) of a model already on NumPy made new arrays: "
+                    "you copied parameters that were already on xp; leave those as they are "
+                    "(on a GPU each copy is a transfer for nothing)")
+    device = device_module()
+    if device is None:
+        name = _names_numpy(module.move_parameters)
+        if name:
+            raise Wrong(f"move_parameters names NumPy ({name}); np.asarray of a device array "
+                        "is refused: use nn.to_host and xp.asarray")
+        return
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    with device.counting() as cost:
+        _move(module, model, device, "from NumPy to the device")
+    _check_moved("move_parameters(model, the CuPy stand-in)", model, before, originals, device)
+    if cost.to_device != len(originals):
+        raise Wrong(f"moving {len(originals)} parameters to the device made {cost.to_device} "
+                    "host-to-device copies; make one per parameter")
+    with device.counting() as cost:
+        _move(module, model, device, "from the device to the same device")
+    if cost.to_device or cost.to_host:
+        raise Wrong(f"move_parameters(model, xp) of a model already on xp made {cost.to_host} "
+                    f"device-to-host and {cost.to_device} host-to-device copies: you copied "
+                    "parameters that were already on xp; leave those as they are")
+    _move(module, model, np, "from the device back to NumPy")
+    _check_moved("move_parameters(model, numpy) of a model on the device", model, before,
+                 originals, np)
+
+
+# --- 11.4: the losses to the host with one copy and one wait ---------------------------------
+
+_LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+
+
+def _losses(xp):
+    values = np.linspace(0.25, 3.75, len(_LOSS_NAMES)).astype(np.float32)
+    return {name: xp.asarray(values[i]) for i, name in enumerate(_LOSS_NAMES)}, values
+
+
+def _check_floats(what, got, values):
+    if not isinstance(got, dict) or list(got) != list(_LOSS_NAMES):
+        keys = list(got) if isinstance(got, dict) else type(got).__name__
+        raise Wrong(f"{what} returned {keys}; return a dict with the same names in the same "
+                    f"order: {list(_LOSS_NAMES)}")
+    for (name, value), expected in zip(got.items(), values):
+        if type(value) is not float:
+            raise Wrong(f"{what}: the value of {name!r} is a {type(value).__name__}, not a "
+                        "Python float: convert each value with float() once it is on the host")
+        check_number(f"{what}: {name!r}", value, float(expected), atol=0, rtol=0)
+
+
+def check_losses_to_host(module):
+    losses, values = _losses(np)
+    _check_floats("losses_to_host of NumPy losses", module.losses_to_host(losses), values)
+    device = device_module()
+    if device is None:
+        return
+    losses, values = _losses(device)
+    with device.counting() as cost:
+        try:
+            got = module.losses_to_host(losses)
+        except TypeError as e:
+            if "Implicit conversion" not in str(e):
+                raise
+            raise Wrong(f"losses_to_host on device losses raised TypeError{_where(e)}: np.array "
+                        "(or np.asarray) of device arrays is an implicit conversion, which CuPy "
+                        "refuses; stack them on their device with xp.stack, then copy once with "
+                        "nn.to_host") from None
+    _check_floats("losses_to_host of device losses", got, values)
+    if cost.synchronizations > 1:
+        raise Wrong(f"losses_to_host waited for the device {cost.synchronizations} times (and "
+                    f"made {cost.to_host} device-to-host copies): float(), .item() or .get() of "
+                    "each loss is one wait each; stack the losses on the device and copy them "
+                    "once")
+
+
+CHECKS = {"11.1": check_normalize, "11.2": check_image_grid, "11.3": check_move_parameters,
+          "11.4": check_losses_to_host}
 # What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
-POINTS = {"11.1": 2, "11.2": 2}
+POINTS = {"11.1": 2, "11.2": 2, "11.3": 3, "11.4": 2}

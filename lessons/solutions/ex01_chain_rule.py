@@ -2,13 +2,17 @@
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 1.1    (and 1.2)
+Grade with: python -m lessons.grade 1    (or one exercise: 1.1, 1.2, 1.3)
 """
 import math
 
 
 class Value:
-    """A scalar that records how it was computed, so that gradients can flow back (lesson 1)."""
+    """A scalar that records how it was computed, so that gradients can flow back (lesson 1).
+
+    ``+``, ``*`` and ``tanh`` are the lesson's; ``exp`` (Exercise 1.1) and ``**`` (Exercise
+    1.2) are yours.
+    """
 
     def __init__(self, data, parents=()):
         self.data = float(data)
@@ -27,36 +31,61 @@ class Value:
         return out
 
     def __mul__(self, other):
-        """Exercise 1.1, part 1: out = a * b.
-
-        Write ``_backward``: by the chain rule dL/da = dL/dout * dout/da, where dL/dout is
-        ``out.grad`` and dout/da = b (likewise dout/db = a). Add (+=) into ``self.grad`` and
-        ``other.grad``: a value used twice (a * a) receives the sum of both contributions.
-        Hint: ``__add__`` above is the pattern; only the local derivatives change.
-        """
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data * other.data, (self, other))
 
-        def _backward():
+        def _backward():                 # d(a * b)/da = b, d(a * b)/db = a
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
         out._backward = _backward
         return out
 
     def tanh(self):
-        """Exercise 1.1, part 2: out = tanh(a).
-
-        Write ``_backward``: d tanh(a)/da = 1 - tanh(a)^2, so dL/da += (1 - t^2) * out.grad with
-        t = tanh(a), already computed in the forward pass.
-        Hint: reuse ``t``; do not call math.tanh again.
-        """
         t = math.tanh(self.data)
         out = Value(t, (self,))
 
-        def _backward():
+        def _backward():                 # d tanh(v)/dv = 1 - tanh(v)^2
             self.grad += (1 - t * t) * out.grad
         out._backward = _backward
         return out
+
+    def exp(self):
+        """Exercise 1.1: out = e^a, where a is this Value.
+
+        Write ``_backward``: by the chain rule dL/da = dL/dout * dout/da, with dL/dout in
+        ``out.grad``. Find dout/da yourself; the forward pass has already computed a number
+        you can reuse. Add (+=) into ``self.grad``: ``a`` may be used elsewhere too, as in
+        exp(a) * a, and each use contributes its share.
+        Hint: ``tanh`` above is the pattern of a one-input operation.
+        """
+        out = Value(math.exp(self.data), (self,))
+
+        def _backward():
+            self.grad += out.data * out.grad     # d e^a / da = e^a, already in out.data
+        out._backward = _backward
+        return out
+
+    def __pow__(self, other):
+        """Exercise 1.2: out = a ** b, where a is this Value (a > 0) and b is a number or a Value.
+
+        Write ``_backward``. Both a and b are inputs of this node, so both get a gradient:
+        dL/da from the power rule, and dL/db from the derivative of a^b = e^(b ln a) with
+        respect to b. A number b is wrapped in a Value first, like the other operations do;
+        its gradient is then computed and never read. Every use adds its share (+=), and in
+        a ** a the base and the exponent are the same Value.
+        Hint: math.log(self.data) is defined because a > 0; ``out.data`` is a^b.
+        """
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data ** other.data, (self, other))
+
+        def _backward():
+            self.grad += other.data * self.data ** (other.data - 1) * out.grad
+            other.grad += out.data * math.log(self.data) * out.grad
+        out._backward = _backward
+        return out
+
+    def __rpow__(self, other):          # 2 ** a: the number is the base
+        return Value(other) ** self
 
     __radd__ = __add__
     __rmul__ = __mul__
@@ -86,13 +115,32 @@ def backward(root):
         node._backward()
 
 
-def numerical_derivative(f, x, eps=1e-6):
-    """Exercise 1.2: the derivative of a scalar function by the central difference
+def error_orders(f, dfdx, x, eps=1e-2):
+    """Exercise 1.3: measure how fast the error of a difference formula shrinks with its step.
 
-        f'(x) ~ (f(x + eps) - f(x - eps)) / (2 * eps)
+    The lesson claims that the central difference's error shrinks like eps^2; the one-sided
+    difference's only like eps. Measure both. For each formula
 
-    f: a function of one float returning a float; x: float; eps: the step -> float.
-    Its error shrinks like eps^2 (the one-sided (f(x + eps) - f(x)) / eps only like eps).
-    Hint: two calls of f, one subtraction, one division.
+        one-sided:  (f(x + h) - f(x)) / h            central:  (f(x + h) - f(x - h)) / (2 h)
+
+    take its error against the exact derivative, |formula(h) - dfdx(x)|, at h = eps and at
+    h = eps / 10. An error that behaves like C h^p is divided by 10^p when h shrinks tenfold,
+    so its order is p = log10(error at eps / error at eps / 10).
+
+    f, dfdx: functions of one float -> float (dfdx is f's exact derivative); x, eps: floats
+    -> (p_one_sided, p_central), two floats (for a smooth f, close to 1 and to 2).
+    Hint: write the two formulas as small functions of h inside this one, then one helper
+    that turns a formula into its order.
     """
-    return (f(x + eps) - f(x - eps)) / (2 * eps)
+    exact = dfdx(x)
+
+    def one_sided(h):
+        return (f(x + h) - f(x)) / h
+
+    def central(h):
+        return (f(x + h) - f(x - h)) / (2 * h)
+
+    def order(formula):
+        return math.log10(abs(formula(eps) - exact) / abs(formula(eps / 10) - exact))
+
+    return order(one_sided), order(central)

@@ -2,28 +2,47 @@
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 2.1    (and 2.2)
+Grade with: python -m lessons.grade 2    (or one exercise: 2.1, 2.2, 2.3)
 """
 import nn
 
 
 def sum_to_shape(grad, shape):
-    """Exercise 2.1: undo broadcasting.
+    """The lesson's sum_to_shape, yours to use: sum grad (the broadcast shape) over the axes
+    broadcasting added or stretched -> an array of ``shape``."""
+    extra = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=stretched, keepdims=True)
 
-    When an input of shape ``shape`` was broadcast to a larger shape in the forward pass, its
-    gradient arrives in that larger shape and must be summed back: over the leading axes that
-    broadcasting added, and over every axis where ``shape`` has 1 but ``grad`` does not.
 
-    grad: array of the broadcast shape, e.g. (N, C, H, W); shape: a tuple, e.g. (C, 1, 1)
-    -> array of shape ``shape``. Example: grad (2, 3, 4), shape (3, 1): sum over axis 0
-    (added) and axis 2 (stretched from 1 to 4).
-    Hint: ``grad.sum(axis=axes, keepdims=True)`` keeps the stretched axes as 1s; then drop
-    the added leading axes with ``.reshape(shape)``.
+class MatMul(nn.Function):
+    """y = a @ b for batches of matrices: a (..., n, k) @ b (..., k, m) -> y (..., n, m).
+
+    The batch axes (...) broadcast as in NumPy: a (2, 3, n, k) with b (k, m), or a (3, 1, n, k)
+    with b (1, 2, k, m). forward is given; backward is Exercise 2.1.
     """
-    extra = grad.ndim - len(shape)                      # leading axes broadcasting added
-    stretched = tuple(extra + i for i, n in enumerate(shape)
-                      if n == 1 and grad.shape[extra + i] != 1)
-    return grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)
+
+    def forward(self, a, b):
+        if a.ndim < 2 or b.ndim < 2:
+            raise ValueError("MatMul here takes matrices or batches of them (ndim >= 2)")
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        """Exercise 2.1: the gradients of y = a @ b, each of its own input's shape.
+
+        g: dL/dy, (..., n, m) -> (dL/da of a's shape, dL/db of b's shape). For one pair of
+        matrices the lesson gives dL/da = G B^T and dL/db = A^T G. With batches, "transpose"
+        means the last two axes of each matrix, and an input that broadcasting repeated over
+        batch axes was used once per batch entry: its gradient adds up over them.
+        Return exactly a's and b's shapes (this backward is also called directly, without
+        Tensor.backward's own summing).
+        Hint: ``swapaxes(-1, -2)``, then ``sum_to_shape`` above.
+        """
+        ga = g @ self.b.swapaxes(-1, -2)      # (..., n, m) @ (..., m, k): broadcast batch
+        gb = self.a.swapaxes(-1, -2) @ g      # (..., k, n) @ (..., n, m)
+        return sum_to_shape(ga, self.a.shape), sum_to_shape(gb, self.b.shape)
 
 
 class Div(nn.Function):
@@ -37,14 +56,49 @@ class Div(nn.Function):
         """Exercise 2.2: the gradients of y = a / b.
 
         g: dL/dy, of y's shape -> (dL/da, dL/db), a tuple with one gradient per input of
-        forward, each of y's shape (Tensor.backward sums them to a's and b's shapes with the
-        rule of exercise 2.1).
-            dL/da = g / b          dL/db = -g * a / b^2
-        Hint: use ``self.a`` and ``self.b`` saved by forward.
+        forward, each of y's shape (Tensor.backward sums them to a's and b's shapes).
+        Derive both local derivatives: y as a function of a alone, then of b alone.
+        Hint: use ``self.a`` and ``self.b`` saved by forward; a / b = a * b^(-1).
         """
         return g / self.b, -g * self.a / (self.b * self.b)
+
+
+class Softmax(nn.Function):
+    """y = softmax(x) along the last axis: y[..., i] = exp(x[..., i]) / sum_j exp(x[..., j]).
+
+    x: (..., C) -> y: (..., C), each row of y positive and summing to 1. forward is given
+    (shifted by the row's maximum so that exp cannot overflow); backward is Exercise 2.3.
+    """
+
+    def forward(self, x):
+        xp = nn.get_array_module(x)
+        e = xp.exp(x - x.max(axis=-1, keepdims=True))
+        self.y = e / e.sum(axis=-1, keepdims=True)
+        return self.y
+
+    def backward(self, g):
+        """Exercise 2.3: the gradient of softmax.
+
+        g: dL/dy, (..., C) -> dL/dx, (..., C). Every y[..., i] of a row depends on every x[..., j]
+        of that row, through the shared sum: dy_i/dx_j = y_i (delta_ij - y_j). So
+        dL/dx_j = sum_i g_i dy_i/dx_j; work that sum out, for one row, to a formula of y and g
+        without the C x C Jacobian, then write it for all rows at once.
+        Hint: one sum over the last axis, with keepdims=True; use ``self.y``.
+        """
+        # sum_i g_i y_i (delta_ij - y_j) = y_j (g_j - sum_i g_i y_i)
+        return self.y * (g - (g * self.y).sum(axis=-1, keepdims=True))
+
+
+def matmul(a, b):
+    """a @ b on Tensors through the MatMul Function above: matmul(Tensor, Tensor) -> Tensor."""
+    return MatMul()(a, b)
 
 
 def div(a, b):
     """a / b on Tensors through the Div Function above: div(Tensor, Tensor) -> Tensor."""
     return Div()(a, b)
+
+
+def softmax(x):
+    """Softmax of a Tensor along its last axis through the Function above: Tensor -> Tensor."""
+    return Softmax()(x)

@@ -2,9 +2,10 @@
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 11.1    (and 11.2). The grader runs your code on NumPy
-and on the tests' CuPy stand-in (tests/fake_cupy.py), a device array that, like CuPy, refuses
-to be mixed with NumPy arrays or converted to one implicitly.
+Grade with: python -m lessons.grade 11.1    (and 11.2, 11.3, 11.4). The grader runs your code
+on NumPy and on the tests' CuPy stand-in (tests/fake_cupy.py), a device array that, like CuPy,
+refuses to be mixed with NumPy arrays or converted to one implicitly, and counts the copies
+between host and device and the waits for the device that your code makes.
 """
 import nn
 
@@ -51,3 +52,44 @@ def image_grid(batch, ncols):
         r, q = divmod(k, ncols)
         grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = pixels[k].transpose(1, 2, 0)
     return nn.to_host(grid)
+
+
+def move_parameters(module, xp):
+    """Exercise 11.3: move a Module's parameters to the array module ``xp``, in place.
+
+    module: an nn.Module whose parameters live on any device; xp: an array module (numpy,
+    cupy, the tests' stand-in) -> module itself, every parameter's ``data`` now an array of
+    xp with the same dtype and values, and every gradient cleared (None): a gradient left on
+    the old device would meet the moved data in the next optimizer step.
+
+    Keep the Parameter objects and change only their ``data``: an optimizer made before the
+    move holds those very objects. A parameter already on xp stays as it is (copying it would
+    be a transfer for nothing); any other is copied explicitly, to the host with
+    ``nn.to_host`` (a device array refuses np.asarray) and from there with ``xp.asarray``.
+    Hint: ``module.parameters()`` lists them; ``nn.get_array_module(p.data)`` says where
+    each one lives.
+    """
+    for p in module.parameters():
+        if nn.get_array_module(p.data) is not xp:
+            p.data = xp.asarray(nn.to_host(p.data))
+        p.grad = None
+    return module
+
+
+def losses_to_host(losses):
+    """Exercise 11.4: the losses of a step as Python floats, with one copy and one wait.
+
+    losses: a dict {name: 0-d array}, all on one device (a step's losses, still on the GPU)
+    -> {name: float}, the same names in the same order, each value a Python float.
+
+    Every float(), .item() or .get() of a device array makes Python wait until the GPU has
+    finished all the work queued so far, then copies: eight losses converted one by one are
+    eight waits and eight copies. Gather them on the device first, copy that once, and read
+    the floats on the host.
+    Hint: ``xp.stack`` of 0-d arrays is a (L,) array on their device; ``nn.to_host`` copies
+    it to the host in one go.
+    """
+    names = list(losses)
+    xp = nn.get_array_module(*losses.values())
+    on_host = nn.to_host(xp.stack([losses[name] for name in names]))
+    return {name: float(value) for name, value in zip(names, on_host)}

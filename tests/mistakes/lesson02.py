@@ -1,9 +1,52 @@
 """Classic wrong answers to the exercises of lesson 2."""
-
-
 from lessons.solutions import ex02_tensors as solution
 
 from . import Mistake, variant
+
+sum_to_shape = solution.sum_to_shape
+
+
+def _t(a):
+    return a.swapaxes(-1, -2)
+
+
+class MatMulWithT(solution.MatMul):
+    """.T on batches: reverses the batch axes too."""
+
+    def backward(self, g):
+        return (sum_to_shape(g @ self.b.T, self.a.shape),
+                sum_to_shape(self.a.T @ g, self.b.shape))
+
+
+class MatMulNotSummed(solution.MatMul):
+    """Right products, left in the output's batch shape."""
+
+    def backward(self, g):
+        return g @ _t(self.b), _t(self.a) @ g
+
+
+class MatMulWithoutKeepdims(solution.MatMul):
+    """Sums the batch axes, the stretched ones without keepdims."""
+
+    def backward(self, g):
+        def squash(grad, shape):
+            extra = grad.ndim - len(shape)
+            grad = grad.sum(axis=tuple(range(extra)))
+            stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+            return grad.sum(axis=stretched)
+        return squash(g @ _t(self.b), self.a.shape), squash(_t(self.a) @ g, self.b.shape)
+
+
+class MatMulNoTranspose(solution.MatMul):
+    def backward(self, g):
+        return (sum_to_shape(g @ self.b, self.a.shape),
+                sum_to_shape(_t(self.a) @ g, self.b.shape))
+
+
+class MatMulWrongOrder(solution.MatMul):
+    def backward(self, g):
+        return (sum_to_shape(_t(self.b) @ g, self.a.shape),
+                sum_to_shape(_t(self.a) @ g, self.b.shape))
 
 
 class DivWrongSign(solution.Div):
@@ -16,15 +59,54 @@ class DivOneGradient(solution.Div):
         return g / self.b
 
 
-def sum_leading_axes_only(grad, shape):
-    return grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+class DivSquareForgotten(solution.Div):
+    def backward(self, g):
+        return g / self.b, -g * self.a / self.b
+
+
+class DivMultiplies(solution.Div):
+    def backward(self, g):
+        return g * self.b, -g * self.a / (self.b * self.b)
+
+
+class SoftmaxDiagonal(solution.Softmax):
+    def backward(self, g):
+        return g * self.y * (1 - self.y)
+
+
+class SoftmaxSumsAxis0(solution.Softmax):
+    def backward(self, g):
+        return self.y * (g - (g * self.y).sum(axis=0, keepdims=True))
+
+
+class SoftmaxSumsEverything(solution.Softmax):
+    def backward(self, g):
+        return self.y * (g - (g * self.y).sum())
 
 
 MISTAKES = [
-    Mistake('2.1', 'sum_leading_axes_only', variant(solution, sum_to_shape=sum_leading_axes_only),
-            "sum_to_shape(grad of shape (2, 3, 4), shape=(3, 1)) has shape (3, 4), expected (3, 1)"),
-    Mistake('2.2', 'DivWrongSign', variant(solution, Div=DivWrongSign),
-            "the gradient with respect to b"),
-    Mistake('2.2', 'DivOneGradient', variant(solution, Div=DivOneGradient),
+    Mistake("2.1", "MatMulWithT", variant(solution, MatMul=MatMulWithT),
+            ".T reverses every axis, the batch axes too"),
+    Mistake("2.1", "MatMulNotSummed", variant(solution, MatMul=MatMulNotSummed),
+            "was broadcast over batch axes, used once per batch entry: sum the gradient"),
+    Mistake("2.1", "MatMulWithoutKeepdims", variant(solution, MatMul=MatMulWithoutKeepdims),
+            "was stretched; sum over it with keepdims=True"),
+    Mistake("2.1", "MatMulNoTranspose", variant(solution, MatMul=MatMulNoTranspose),
+            "is g @ b: b must be transposed"),
+    Mistake("2.1", "MatMulWrongOrder", variant(solution, MatMul=MatMulWrongOrder),
+            "the order of a matrix product matters, dL/da = g @ b^T"),
+    Mistake("2.2", "DivWrongSign", variant(solution, Div=DivWrongSign),
+            "b has the wrong sign"),
+    Mistake("2.2", "DivOneGradient", variant(solution, Div=DivOneGradient),
             "backward must return a tuple of 2 gradients"),
+    Mistake("2.2", "DivSquareForgotten", variant(solution, Div=DivSquareForgotten),
+            "the derivative of 1/b is -1/b^2, so divide by b twice"),
+    Mistake("2.2", "DivMultiplies", variant(solution, Div=DivMultiplies),
+            "a is g * b: a / b is a times 1/b"),
+    Mistake("2.3", "SoftmaxDiagonal", variant(solution, Softmax=SoftmaxDiagonal),
+            "the diagonal of the Jacobian alone"),
+    Mistake("2.3", "SoftmaxSumsAxis0", variant(solution, Softmax=SoftmaxSumsAxis0),
+            "the sum of g * y runs over axis 0"),
+    Mistake("2.3", "SoftmaxSumsEverything", variant(solution, Softmax=SoftmaxSumsEverything),
+            "the sum of g * y runs over the whole array"),
 ]

@@ -38,6 +38,50 @@ def grid_as_floats(batch, ncols):
     return solution.image_grid(batch, ncols).astype(np.float32)
 
 
+def move_through_np_asarray(module, xp):
+    for p in module.parameters():
+        if nn.get_array_module(p.data) is not xp:
+            p.data = xp.asarray(np.asarray(p.data))
+        p.grad = None
+    return module
+
+
+def move_into_new_parameters(module, xp):
+    for _, layer in module.named_modules():
+        for name, p in list(layer._parameters.items()):
+            setattr(layer, name, nn.Parameter(xp.asarray(nn.to_host(p.data))))
+    return module
+
+
+def move_keeping_gradients(module, xp):
+    for p in module.parameters():
+        if nn.get_array_module(p.data) is not xp:
+            p.data = xp.asarray(nn.to_host(p.data))
+    return module
+
+
+def move_copying_everything(module, xp):
+    for p in module.parameters():
+        p.data = xp.array(nn.to_host(p.data))
+        p.grad = None
+    return module
+
+
+def losses_one_by_one(losses):
+    return {name: float(value) for name, value in losses.items()}
+
+
+def losses_through_np_array(losses):
+    values = np.array(list(losses.values()))
+    return {name: float(v) for name, v in zip(losses, values)}
+
+
+def losses_left_as_arrays(losses):
+    xp = nn.get_array_module(*losses.values())
+    on_host = nn.to_host(xp.stack(list(losses.values())))
+    return dict(zip(losses, on_host))
+
+
 MISTAKES = [
     Mistake('11.1', 'normalize_float64_constants', variant(solution, normalize=normalize_float64_constants),
             "returned float64"),
@@ -49,4 +93,24 @@ MISTAKES = [
             "is wrong at"),
     Mistake('11.2', 'grid_as_floats', variant(solution, image_grid=grid_as_floats),
             "an image is uint8"),
+    Mistake('11.3', 'move_through_np_asarray',
+            variant(solution, move_parameters=move_through_np_asarray),
+            "converted a device array with np.asarray"),
+    Mistake('11.3', 'move_into_new_parameters',
+            variant(solution, move_parameters=move_into_new_parameters),
+            "you replaced the Parameter objects"),
+    Mistake('11.3', 'move_keeping_gradients',
+            variant(solution, move_parameters=move_keeping_gradients),
+            "you left the gradients where they were"),
+    Mistake('11.3', 'move_copying_everything',
+            variant(solution, move_parameters=move_copying_everything),
+            "you copied parameters that were already on xp"),
+    Mistake('11.4', 'losses_one_by_one', variant(solution, losses_to_host=losses_one_by_one),
+            "waited for the device 8 times"),
+    Mistake('11.4', 'losses_through_np_array',
+            variant(solution, losses_to_host=losses_through_np_array),
+            "is an implicit conversion, which CuPy refuses"),
+    Mistake('11.4', 'losses_left_as_arrays',
+            variant(solution, losses_to_host=losses_left_as_arrays),
+            "not a Python float"),
 ]

@@ -1,0 +1,231 @@
+"""Checks of lesson 4: Linear's backward, the softmax cross-entropy, the parameter walk and a
+step of gradient descent with weight decay, each against a reference written another way (a
+loop over the definition, nn's own modules), with the classic mistakes recognised by what they
+compute."""
+import math
+
+import numpy as np
+
+import nn
+
+from .core import Wrong, as_host, check_array, check_gradients, check_number, name_the_mistake
+
+MODULE = "ex04_training"
+POINTS = {"4.1": 2, "4.2": 3, "4.3": 2, "4.4": 2}
+
+
+def _tuple_of(result, count, what):
+    if not isinstance(result, tuple) or len(result) != count:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise Wrong(f"{what} must return a tuple of {count} gradients; it returned {got}")
+    return result
+
+
+def _shape(a):
+    return tuple(getattr(a, "shape", ()))
+
+
+# --- 4.1 -----------------------------------------------------------------------------------
+
+def check_linear_backward(module):
+    rng = np.random.default_rng(0)
+    n, n_in, n_out = 4, 3, 5                     # all different: a transpose shows in the shape
+    x, w, b = (rng.standard_normal(s) for s in ((n, n_in), (n_out, n_in), (n_out,)))
+    g = rng.standard_normal((n, n_out))
+    fn = module.LinearFunction()
+    fn.forward(x.copy(), w.copy(), b.copy())
+    gx, gw, gb = _tuple_of(fn.backward(g.copy()), 3, "LinearFunction.backward")
+    # The definitions, as loops over the indices of the docstring.
+    ex = np.array([[sum(g[r, o] * w[o, i] for o in range(n_out)) for i in range(n_in)]
+                   for r in range(n)])
+    ew = np.array([[sum(g[r, o] * x[r, i] for r in range(n)) for i in range(n_in)]
+                   for o in range(n_out)])
+    eb = np.array([sum(g[r, o] for r in range(n)) for o in range(n_out)])
+    if _shape(gb) == (n, n_out):
+        raise Wrong(f"the bias gradient has shape {(n, n_out)}, one row per sample: the bias "
+                    f"gradient must be summed over the batch (axis 0), since all {n} samples "
+                    f"used the same bias; expected shape {(n_out,)}")
+    if _shape(gw) == (n_in, n_out):
+        raise Wrong(f"the weight gradient has shape {(n_in, n_out)}: that is the transposed "
+                    f"weight gradient (x.T @ g); the weight is (out, in) = {(n_out, n_in)}, "
+                    "so dL/dW = g.T @ x")
+    name_the_mistake(gb, eb, [(eb / n, f"the bias gradient is divided by the batch size "
+                                       f"({n}): sum over the batch, do not average; a loss "
+                                       "that is a mean has already divided g")])
+    check_array("the gradient with respect to x", gx, ex, atol=1e-12)
+    check_array("the gradient with respect to the weight", gw, ew, atol=1e-12)
+    check_array("the gradient with respect to the bias", gb, eb, atol=1e-12)
+    tensors = [nn.Tensor(a.copy(), requires_grad=True) for a in (x, w, b)]
+    check_gradients(module.linear, tensors, ("x", "weight", "bias"))
+
+
+# --- 4.2 -----------------------------------------------------------------------------------
+
+def _cross_entropy_by_hand(logits, target):
+    """The mean of -log softmax per row, in Python floats; math.fsum keeps huge rows exact
+    after the maximum is taken out (the reference must not overflow either)."""
+    losses = []
+    for row, t in zip(logits.tolist(), target.tolist()):
+        m = max(row)
+        losses.append(m + math.log(math.fsum(math.exp(v - m) for v in row)) - row[t])
+    return sum(losses) / len(losses)
+
+
+def _softmax(logits):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def check_cross_entropy(module):
+    rng = np.random.default_rng(1)
+    n, c = 5, 4
+    logits = rng.standard_normal((n, c)) * 2
+    target = np.array([2, 0, 3, 1, 2])
+    expected = _cross_entropy_by_hand(logits, target)
+    what = f"SoftmaxCrossEntropy.forward on logits of shape {(n, c)}"
+    fn = module.SoftmaxCrossEntropy(target)
+    got = fn.forward(logits.copy())
+    log_softmax = np.log(_softmax(logits))
+    name_the_mistake(got, expected, [
+        (expected * n, f"{what} is the sum over the batch, {n} times the mean: divide by the "
+                       "number of rows N"),
+        (expected / c, f"{what} is the mean over all N*C = {n * c} entries, C = {c} times too "
+                       "small: sum over the classes, then average over the N rows"),
+        (-log_softmax.sum(axis=1).mean(), f"{what} adds -log p of every class, not only of "
+                                          "the target's: pick logits[n, target[n]]")])
+    check_number(what, got, expected, atol=1e-10, rtol=1e-10)
+
+    huge = logits + 1000.0
+    with np.errstate(all="ignore"):
+        got_huge = module.SoftmaxCrossEntropy(target).forward(huge.copy())
+    try:
+        value = float(as_host(got_huge))
+    except (TypeError, ValueError):
+        raise Wrong(f"SoftmaxCrossEntropy.forward must return one number; it returned "
+                    f"{type(got_huge).__name__}") from None
+    if not math.isfinite(value):
+        raise Wrong(f"SoftmaxCrossEntropy.forward on logits near 1000 gives {value}: exp(1000) "
+                    "overflows to inf. Subtract each row's maximum before exp: "
+                    "log sum exp(z) = m + log sum exp(z - m)")
+    check_number("SoftmaxCrossEntropy.forward on logits near 1000 (the same rows plus 1000)",
+                 got_huge, expected, atol=1e-9, rtol=1e-9)
+
+    onehot = np.eye(c)[target]
+    right = (_softmax(logits) - onehot) / n
+    grad = fn.backward(np.array(2.5))           # an upstream gradient other than 1
+    what = "SoftmaxCrossEntropy.backward(g=2.5)"
+    name_the_mistake(grad, 2.5 * right, [
+        (right, f"{what} ignores g: multiply by the upstream gradient"),
+        (2.5 * right * n, f"{what} is N = {n} times too large: the loss is a mean over the N "
+                          "rows, so its gradient is divided by N"),
+        (2.5 * _softmax(logits) / n, f"{what} returned the softmax alone: subtract 1 at each "
+                                     "row's target class (the one-hot row of the target)"),
+        (2.5 * (onehot - _softmax(logits)) / n, f"{what} has the wrong sign: it is softmax "
+                                                "minus the one-hot row")])
+    check_array(what, grad, 2.5 * right, atol=1e-12)
+    t = nn.Tensor(logits.copy(), requires_grad=True)
+    check_gradients(lambda a: module.cross_entropy(a, target), [t], ("the logits",))
+
+
+# --- 4.3 -----------------------------------------------------------------------------------
+
+class _Scale(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.weight = nn.Parameter(np.ones(features))
+
+
+class _Block(nn.Module):
+    """Own parameters, children, grandchildren, a parameterless child and a shared parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.offset = nn.Parameter(np.zeros(3))
+        self.first = _Scale(3)
+        self.body = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2)))
+        self.tied = self.first.weight            # the same Parameter a second time
+        self.last = _Scale(2)
+
+
+def check_named_parameters(module):
+    net = _Block()
+    expected = list(net.named_parameters())      # nn's own walk
+    got = module.named_parameters(net)
+    if got is None:
+        raise Wrong("named_parameters returned None; did you forget `return`?")
+    got = list(got)
+    if not all(isinstance(item, tuple) and len(item) == 2 for item in got):
+        raise Wrong("named_parameters must return (name, Parameter) pairs")
+    names, want = [name for name, _ in got], [name for name, _ in expected]
+    if names == want and all(p is q for (_, p), (_, q) in zip(got, expected)):
+        return
+    ids = [id(p) for _, p in got]
+    if len(set(ids)) < len(ids):
+        raise Wrong("a Parameter is listed twice: first.weight is shared (the module also "
+                    "holds it as 'tied'); list each Parameter once, under the first name met "
+                    f"(keep a set of the ids seen). Yours: {names}")
+    if names == [n.rsplit(".", 1)[-1] for n in want]:
+        raise Wrong("the names lack their path: 'weight' where 'first.weight' or "
+                    "'body.0.weight' is expected; prefix each child's names with the child's "
+                    f"name and a dot. Yours: {names}")
+    if names == [n for n in want if "." not in n]:
+        raise Wrong("only the module's own parameters are listed: walk into its children "
+                    f"(module._modules) too, recursively. Yours: {names}")
+    if names == [n for n in want if n.count(".") <= 1]:
+        raise Wrong("the grandchildren's parameters are missing (body.2.0.weight): the walk "
+                    f"must recurse all the way down, not stop at the children. Yours: {names}")
+    if names == [".".join(n.split(".")[-2:]) for n in want]:
+        raise Wrong("the names keep only the last child's name ('0.weight' for "
+                    "'body.0.weight'): pass the whole path down the recursion. Yours: "
+                    f"{names}")
+    if sorted(names) == sorted(want):
+        raise Wrong(f"the right names in the wrong order: own parameters first, then each "
+                    f"child's in order, depth first. Yours: {names}, expected {want}")
+    raise Wrong(f"named_parameters gave {names}, expected {want}")
+
+
+# --- 4.4 -----------------------------------------------------------------------------------
+
+def check_sgd_step(module):
+    rng = np.random.default_rng(3)
+    lr, wd = 0.1, 0.05
+    start = [rng.standard_normal(s) for s in ((3, 2), (2,), (4,))]
+    grads = [rng.standard_normal(a.shape) for a in start]
+    params = [nn.Parameter(a.copy()) for a in start]
+    for p, g in zip(params, grads):
+        p.grad = g.copy()
+    module.sgd_step(params, lr, weight_decay=wd)
+    what = f"the parameters after sgd_step(lr={lr}, weight_decay={wd})"
+    got = np.concatenate([nn.to_host(p.data).ravel() for p in params])
+    p0 = np.concatenate([a.ravel() for a in start])
+    g0 = np.concatenate([g.ravel() for g in grads])
+    expected = p0 - lr * (g0 + wd * p0)
+    if np.array_equal(got, p0):
+        raise Wrong(f"{what} did not change: assigning to the loop variable (p = p - ...) "
+                    "only renames it; change the array itself, p.data -= ...")
+    name_the_mistake(got, expected, [
+        (p0 - lr * (g0 - wd * p0), f"{what}: the decay pushes the weights away from 0; add "
+                                   "weight_decay * p to the gradient, since the step subtracts it"),
+        (p0 - lr * g0 - wd * p0, f"{what}: the decay is not scaled by the learning rate: the "
+                                 "step is lr * (grad + weight_decay * p)"),
+        (p0 - lr * g0, f"{what}: weight_decay was ignored; add weight_decay * p to the "
+                       "gradient")])
+    check_array(what, got, expected, atol=1e-12)
+
+    frozen = nn.Parameter(rng.standard_normal(3))
+    before = frozen.data.copy()
+    live = nn.Parameter(rng.standard_normal(2))
+    live.grad = rng.standard_normal(2)
+    try:
+        module.sgd_step([frozen, live], lr, weight_decay=wd)
+    except (TypeError, AttributeError) as e:
+        raise Wrong(f"sgd_step raised {type(e).__name__} ({e}) on a parameter whose grad is "
+                    "None (one that got no gradient, e.g. an unused or frozen layer): skip "
+                    "such parameters, as PyTorch's optimizers do") from None
+    if not np.array_equal(nn.to_host(frozen.data), before):
+        raise Wrong("sgd_step changed a parameter whose grad is None: leave it untouched, "
+                    "decay included")
+
+
+CHECKS = {"4.1": check_linear_backward, "4.2": check_cross_entropy,
+          "4.3": check_named_parameters, "4.4": check_sgd_step}

@@ -1,0 +1,214 @@
+"""No exercise is given away: no three consecutive non-trivial lines of a reference solution
+(lessons/solutions/exNN_*.py) appear in a lesson's text (lessons/NN_*.md) or in the stubs
+(lessons/exercises/*.py), unless all three are code the stub itself hands out.
+
+The answer is what a solution file adds to its stub: its lines that lessons/exercises/exNN_*.py
+does not have. A run of three that holds at least one answer line counts (the code given around
+an answer, `out = Value(...)` before it and `return out` after, is what pins it in a lesson);
+a run made only of code the stub hands out on purpose does not. Lines are compared with whitespace normalised (runs of
+spaces collapsed, spaces dropped except between two words, so `a+b` is `a + b`) and comments
+removed. A line is trivial, and ignored on both sides, when after that it is
+
+- blank, or a comment;
+- a `def` or `class` line, a decorator, or an `import` / `from ... import` line: they name
+  things and give no step of the answer away;
+- a docstring line of the solution (the stub has the same docstrings);
+- a line of at most one word or number: a bare `return`, `else:`, `try:`, `pass`, `)`, `x`.
+
+"Consecutive" counts only non-trivial lines, so blank lines or comments put between copied lines
+do not hide a copy. Everything else, `return grad.sum(axis=0)` included, is non-trivial.
+"""
+import ast
+import difflib
+import pathlib
+import re
+import shutil
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RUN = 3   # this many consecutive non-trivial answer lines found elsewhere give an exercise away
+
+
+def strip_comment(line):
+    """The line without a trailing # comment (a # inside quotes is kept)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
+
+
+def normalise(line):
+    line = re.sub(r"\s+", " ", strip_comment(line)).strip()
+    return re.sub(r"(?<=\W) | (?=\W)", "", line)   # keep a space only between two words
+
+
+def trivial(normalised):
+    if not normalised:
+        return True
+    if re.match(r"(def|class|async def) ", normalised) or normalised.startswith("@"):
+        return True
+    if re.match(r"(import \w|from [\w.]+ import )", normalised):
+        return True
+    return len(re.findall(r"[A-Za-z_]\w*|\d+", normalised)) <= 1
+
+
+def docstring_lines(source):
+    """Line numbers (1-based) of the docstrings and other bare strings of a Python file."""
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(
+                node.value.value, str):
+            lines.update(range(node.lineno, node.end_lineno + 1))
+    return lines
+
+
+def code_lines(source):
+    """The normalised lines of a Python file, its docstrings blanked (a stub and its solution
+    share their docstrings; a hint in a stub's docstring must not count as code it gives)."""
+    docs = docstring_lines(source)
+    return [("" if n in docs else normalise(l)) for n, l in enumerate(source.splitlines(), 1)]
+
+
+def exercise_at(source_lines, lineno):
+    """The exercise ID named last above line ``lineno`` of a solution ("Exercise 5.2")."""
+    for line in reversed(source_lines[:lineno]):
+        m = re.search(r"Exercise (\d+\.\d+)", line)
+        if m:
+            return m[1]
+    return "?"
+
+
+def answers(root):
+    """Every run of RUN consecutive non-trivial lines of a solution that holds at least one line
+    of its answer: (solution path, exercise, [(line number, normalised line)] * RUN).
+
+    A run may begin or end in the code the stub gives (the two lines around an answer line are
+    what locate it in a lesson); a run made only of that given code is not an answer."""
+    runs = []
+    for solution in sorted((root / "lessons" / "solutions").glob("ex[0-9][0-9]_*.py")):
+        stub = root / "lessons" / "exercises" / solution.name
+        source = solution.read_text(encoding="utf-8")
+        ours = source.splitlines()
+        theirs = stub.read_text(encoding="utf-8") if stub.exists() else ""
+        code = code_lines(source)
+        matcher = difflib.SequenceMatcher(None, code_lines(theirs), code, autojunk=False)
+        answer = {n + 1 for op, _, _, j1, j2 in matcher.get_opcodes()
+                  if op in ("replace", "insert") for n in range(j1, j2)}
+        lines = [(n, l) for n, l in enumerate(code, 1) if not trivial(l)]
+        for k in range(len(lines) - RUN + 1):
+            run = lines[k:k + RUN]
+            mine = [n for n, _ in run if n in answer]
+            if mine:
+                runs.append((solution, exercise_at(ours, mine[0]), run))
+    return runs
+
+
+def texts(root):
+    """What a student reads: every lesson's text and every stub, as (path, [(line number,
+    normalised line)]) with the non-trivial lines only."""
+    paths = sorted((root / "lessons").glob("[0-9][0-9]_*.md"))
+    paths += sorted((root / "lessons" / "exercises").glob("*.py"))
+    found = []
+    for path in paths:
+        lines = [(n, normalise(l)) for n, l in
+                 enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
+        found.append((path, [(n, l) for n, l in lines if not trivial(l)]))
+    return found
+
+
+def giveaways(root):
+    """One sentence per run of RUN answer lines found in a lesson or a stub."""
+    where = {}   # RUN consecutive lines -> where they are read
+    for path, lines in texts(root):
+        for k in range(len(lines) - RUN + 1):
+            run = tuple(l for _, l in lines[k:k + RUN])
+            where.setdefault(run, []).append((path, lines[k][0], lines[k + RUN - 1][0]))
+    found, reported = [], set()
+    for solution, exercise, run in answers(root):
+        for path, first, last in where.get(tuple(l for _, l in run), []):
+            if (path, exercise) not in reported:   # one sentence per text and exercise
+                reported.add((path, exercise))
+                found.append(f"{path.relative_to(root)} lines {first}-{last} give Exercise "
+                             f"{exercise} away: {solution.relative_to(root)} lines "
+                             f"{run[0][0]}-{run[-1][0]} are there: "
+                             + " / ".join(l for _, l in run))
+    return found
+
+
+def test_no_exercise_is_given_away():
+    found = giveaways(ROOT)
+    assert not found, "an exercise's answer can be copied:\n" + "\n".join(found)
+
+
+def test_every_solution_has_an_answer_to_check():
+    """The check reads something: every solution file differs from its stub by at least one
+    run of RUN non-trivial lines (or the test above could pass by reading nothing)."""
+    solutions = sorted((ROOT / "lessons" / "solutions").glob("ex[0-9][0-9]_*.py"))
+    with_blocks = {s for s, _, _ in answers(ROOT)}
+    assert with_blocks == set(solutions), [s.name for s in solutions if s not in with_blocks]
+
+
+def copy_of_lessons(tmp_path):
+    shutil.copytree(ROOT / "lessons", tmp_path / "lessons",
+                    ignore=shutil.ignore_patterns("__pycache__", "figures", "*.png"))
+    return tmp_path
+
+
+def not_given_away(root, before):
+    """The answer runs of exercises that nothing gives away yet."""
+    return [a for a in answers(root) if not any(f"Exercise {a[1]} away" in b for b in before)]
+
+
+def test_a_planted_copy_of_a_solution_is_found(tmp_path):
+    root = copy_of_lessons(tmp_path)
+    before = giveaways(root)   # what the lessons themselves give away, if anything
+    solution, exercise, run = not_given_away(root, before)[0]
+    source = solution.read_text(encoding="utf-8").splitlines()
+    copied = [source[n - 1] for n, _ in run]
+    # Re-indented, spaced differently, commented, a blank line and a comment line between:
+    # still the same three lines.
+    planted = ["```python", "    " + re.sub(" ", "  ", copied[0].strip()) + "  # see?", "",
+               "# why not", copied[1].strip(), "\t" + copied[2].strip(), "```"]
+    lesson = sorted((root / "lessons").glob("[0-9][0-9]_*.md"))[0]
+    text = lesson.read_text(encoding="utf-8").splitlines()
+    middle = len(text) // 2
+    lesson.write_text("\n".join(text[:middle] + [""] + planted + [""] + text[middle:]) + "\n",
+                      encoding="utf-8")
+    found = [f for f in giveaways(root) if f not in before]
+    assert len(found) == 1 and f"give Exercise {exercise} away" in found[0], found
+    assert found[0].startswith(f"lessons/{lesson.name} lines {middle + 3}-"), found
+
+    # Two lines of it are not a give-away.
+    lesson.write_text("\n".join(text[:middle] + planted[:-2] + ["```"] + text[middle:]) + "\n",
+                      encoding="utf-8")
+    assert giveaways(root) == before
+
+
+def test_a_hint_in_a_stub_that_spells_the_answer_out_is_found(tmp_path):
+    root = copy_of_lessons(tmp_path)
+    solution, exercise, run = not_given_away(root, giveaways(root))[-1]
+    stub = root / "lessons" / "exercises" / solution.name
+    source = solution.read_text(encoding="utf-8").splitlines()
+    copied = [source[n - 1] for n, _ in run]
+    stub.write_text(stub.read_text(encoding="utf-8") + '\n\n"""Hint:\n' + "\n".join(copied)
+                    + '\n"""\n', encoding="utf-8")
+    found = giveaways(root)
+    assert any(f.startswith(f"lessons/exercises/{stub.name}") and f"Exercise {exercise} " in f
+               for f in found), found
+
+
+def test_what_counts_as_trivial():
+    for line in ["", "   # a comment", "def f(x, y):", "class Div(nn.Function):", "@staticmethod",
+                 "import numpy as np", "from nn import functional as F", "return", "else:",
+                 ")", "pass", "grad"]:
+        assert trivial(normalise(line)), line
+    for line in ["return grad", "x = a + b", "for i in range(n):", "out._backward = _backward"]:
+        assert not trivial(normalise(line)), line
+    assert normalise("  x[i]  +=  eps   # nudge") == normalise("x[i]+=eps") == "x[i]+=eps"
+    assert normalise("return  a if b else c") == "return a if b else c"
+    assert strip_comment("s = '#' + x  # c") == "s = '#' + x  "
