@@ -1,6 +1,7 @@
 """One full CycleGAN training step, ours against a PyTorch twin, each in its own process.
 
     python benchmarks/bench_step.py [--config A|B|C|all] [--rounds 5] [--per-round 3]
+    python benchmarks/bench_step.py --baseline ../other-checkout --no-torch   # before/after
 
 A step is the official update: G_A, G_B forward (fake, reconstruction, identity), the
 generator loss (LSGAN + cycle L1 + identity L1) and its backward with the discriminators
@@ -213,8 +214,8 @@ def peak_rss_mib():
 
 
 class Worker:
-    def __init__(self, framework, args):
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
+    def __init__(self, framework, args, script=None):
+        cmd = [sys.executable, script or os.path.abspath(__file__), "--worker", framework,
                "--config", args.config_name, "--settle", str(args.settle)]
         if args.fresh_pages:
             cmd.append("--fresh-pages")
@@ -238,6 +239,9 @@ def run_config(name, args, rate, torch_available):
     ngf, ndf, n_blocks, size, batch = CONFIGS[name]
     args.config_name = name
     workers = {"ours": Worker("ours", args)}
+    if args.baseline:  # our step from another checkout, in the same rounds
+        workers["baseline"] = Worker("ours", args, os.path.join(args.baseline, "benchmarks",
+                                                                "bench_step.py"))
     if torch_available:
         workers["torch"] = Worker("torch", args)
         workers["torch-batched"] = Worker("torch-batched", args)
@@ -253,6 +257,9 @@ def run_config(name, args, rate, torch_available):
         t = statistics.median(times[k])
         print(f"  {k:13s} {t:7.3f} s/step  {batch / t:6.1f} img/s  {flops / t / 1e9:6.1f} GFLOP/s "
               f"({flops / t / 1e9 / rate:4.0%} of matmul)  peak RSS {peaks[k]:6.0f} MiB")
+    if args.baseline:
+        ratio = statistics.median(times["ours"]) / statistics.median(times["baseline"])
+        print(f"  ours/baseline: time {ratio:.3f}")
     if torch_available:
         ours = statistics.median(times["ours"])
         for k, label in (("torch", "official call by call"), ("torch-batched", "batched as ours")):
@@ -270,14 +277,19 @@ def main():
                         help=argparse.SUPPRESS)
     parser.add_argument("--fresh-pages", action="store_true",
                         help="leave malloc's defaults (see nn/memory.py)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also time our step as another checkout of the project (DIR) has it, "
+                             "in the same alternating rounds, and print the ratio")
+    parser.add_argument("--no-torch", action="store_true", help="leave the PyTorch twins out")
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    torch_available = importlib.util.find_spec("torch") is not None  # imported by its worker only
+    torch_available = (importlib.util.find_spec("torch") is not None  # imported by its worker only
+                       and not args.no_torch)
     rate = matmul_rate()
     print(machine_line())
     print(f"float32 matmul 2048^3: {rate:.1f} GFLOP/s; each framework in its own process, "
-          f"peak RSS per process" + ("" if torch_available else "; PyTorch not installed"))
+          f"peak RSS per process" + ("" if torch_available else "; no PyTorch twin"))
     for name in (CONFIGS if args.config == "all" else [args.config]):
         run_config(name, args, rate, torch_available)
 
