@@ -58,7 +58,15 @@ class PthError(ValueError):
 
 # --- placeholders built while the pickle runs ----------------------------------------------
 
-class _StorageType:
+class _Sealed:
+    """A placeholder the pickle cannot change (its BUILD opcode would set any attribute)."""
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"the pickle changes a {type(self).__name__[1:]}")
+
+
+class _StorageType(_Sealed):
     """What ``torch.FloatStorage`` and its kin unpickle to: an element type, nothing callable."""
     __slots__ = ("name", "dtype")
 
@@ -66,7 +74,7 @@ class _StorageType:
         self.name, self.dtype = name, np.dtype(_STORAGE_DTYPES[name])
 
 
-class _Storage:
+class _Storage(_Sealed):
     """A storage named by the pickle (a persistent id): ``numel`` elements of ``dtype`` under
     ``key``, read later. ``base`` is the element offset of a legacy storage view."""
     __slots__ = ("key", "stype", "numel", "base")
@@ -75,7 +83,7 @@ class _Storage:
         self.key, self.stype, self.numel, self.base = key, stype, numel, base
 
 
-class _Tensor:
+class _Tensor(_Sealed):
     """A tensor to rebuild: ``size`` elements of ``storage`` from ``offset`` with ``stride``."""
     __slots__ = ("storage", "offset", "size", "stride")
 

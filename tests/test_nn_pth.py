@@ -202,6 +202,16 @@ def test_a_pickle_wrapped_as_a_tensor_is_refused_too(tmp_path):
     assert not marker.exists()
 
 
+def test_a_pickle_cannot_change_a_tensor_it_built(tmp_path):
+    tensor = _pickle_state([("w", "FloatStorage", 4, (4,))])
+    # BUILD (b) right after the tensor's REDUCE: set its storage to a number
+    changed = tensor.replace(b"tR", b"tRN}X\x07\x00\x00\x00storageK\x05s\x86b", 1)
+    assert changed != tensor
+    path = zip_pth(tmp_path / "changed.pth", changed, [("0", b"\x00" * 16)])
+    with pytest.raises(nn.PthError, match="changes a Tensor"):
+        nn.load_pth(path)
+
+
 def test_a_pickled_module_is_refused(tmp_path):
     # the legacy format could pickle a whole module with its source as a persistent id
     payload = b"\x80\x02(X\x06\x00\x00\x00moduleX\x03\x00\x00\x00netX\x04\x00\x00\x00codetQ."
