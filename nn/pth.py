@@ -148,9 +148,9 @@ def _unpickle(path, data, storages=None):
     try:
         return _Unpickler(file, storages).load()
     except _Refused as e:
-        raise _RefusedFile(f"{path} names {e.args[0]}, which a state dict never holds; refused "
-                       "unread (a pickle that names a function can run code on loading). "
-                       "Only tensors and dicts of tensors are read.") from None
+        raise _RefusedFile(f"{path} names {e.args[0]}, which a state dict never holds; "
+                           "refused unread (a pickle that names a function can run code on "
+                           "loading). Only tensors and dicts of tensors are read.") from None
     except PthError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
@@ -214,28 +214,48 @@ def _flatten(path, obj, prefix=""):
 
 
 def _check_tensor(path, name, t):
-    """Every size and stride a whole number, every element inside the storage."""
+    """Every size and stride a whole number, every element inside the storage, and no more
+    elements than the storage has (a stride of 0 repeats elements: a 1-element storage could
+    otherwise ask for a tensor of any size). Returns the tensor's element count."""
     if not (isinstance(t.size, tuple) and isinstance(t.stride, tuple)
             and len(t.size) == len(t.stride)):
         raise PthError(f"{path}: tensor {name!r} has size {t.size!r} and stride {t.stride!r}")
     offset = _check_int(path, t.offset, f"tensor {name!r}'s storage offset")
     size = [_check_int(path, n, f"a dimension of tensor {name!r}") for n in t.size]
     stride = [_check_int(path, s, f"a stride of tensor {name!r}") for s in t.stride]
-    if 0 in size:
-        return
+    count = 1
+    for n in size:
+        count *= n
+    if count == 0:
+        return 0
     last = t.storage.base + offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= t.storage.numel:
         raise PthError(f"{path}: tensor {name!r} (size {tuple(size)}, stride {tuple(stride)}, "
                        f"offset {offset}) reaches element {last} of storage {t.storage.key}, "
                        f"which declares {t.storage.numel}; the file is corrupt")
+    if count > t.storage.numel:
+        raise PthError(f"{path}: tensor {name!r} (size {tuple(size)}, stride {tuple(stride)}) "
+                       f"has {count} elements, more than the {t.storage.numel} of its storage "
+                       f"{t.storage.key}; refused (repeated elements are not read)")
+    return count
+
+
+# Views may share a storage (tied weights under several keys), so the arrays built can
+# exceed the data; by this factor at most, so that a small file cannot ask for much more.
+_MAX_SHARING = 4
 
 
 def _build(path, tensors, read_storage):
     """{name: NumPy array}: each storage read once (``read_storage(_Storage)`` gives its
     flat array), each tensor copied out of it as the strided view it is."""
     flat, cache = {}, {}
-    for name, t in tensors.items():
-        _check_tensor(path, name, t)
+    built = sum(_check_tensor(path, name, t) * t.storage.stype.dtype.itemsize
+                for name, t in tensors.items())
+    held = sum(s.numel * s.stype.dtype.itemsize
+               for s in {t.storage.key: t.storage for t in tensors.values()}.values())
+    if built > _MAX_SHARING * held + 2 ** 20:
+        raise PthError(f"{path}: its tensors view {built} bytes of storages that hold {held}; "
+                       f"more than {_MAX_SHARING} views of the same data are refused")
     for name, t in tensors.items():
         s = t.storage
         if s.key not in cache:

@@ -304,6 +304,25 @@ def test_a_tensor_reaching_past_its_storage(tmp_path):
     refused_without_allocating(path, r"reaches element 999999999999 of storage 0, which declares 4")
 
 
+def test_a_broadcast_view_larger_than_its_storage(tmp_path):
+    # stride 0 repeats one element: 10^12 of them from a 4-byte storage
+    pickled = _pickle_state([("w", "FloatStorage", 1, (10 ** 6, 10 ** 6))])
+    pickled = pickled.replace(b"(J@B\x0f\x00J\x01\x00\x00\x00t", b"(J\x00\x00\x00\x00J\x00"
+                              b"\x00\x00\x00t")  # strides (10^6, 1) -> (0, 0)
+    path = zip_pth(tmp_path / "broadcast.pth", pickled, [("0", b"\x00" * 4)])
+    refused_without_allocating(path, "has 1000000000000 elements, more than the 1 of its storage")
+
+
+def test_many_views_of_one_storage(tmp_path):
+    numel = 2 ** 20  # 4 MiB, viewed under 100 keys: 400 MiB of arrays from a 4 MiB file
+    pickled = _pickle_state([(f"w{i}", "FloatStorage", numel, (numel,)) for i in range(100)])
+    for i in range(1, 100):  # every tensor on storage "0"
+        pickled = pickled.replace(b"X\x01\x00\x00\x00" + str(i).encode() if i < 10 else
+                                  b"X\x02\x00\x00\x00" + str(i).encode(), b"X\x01\x00\x00\x000")
+    path = zip_pth(tmp_path / "shared.pth", pickled, [("0", b"\x00" * 4 * numel)])
+    refused_without_allocating(path, "more than 4 views of the same data are refused")
+
+
 @pytest.mark.parametrize("numel", (10 ** 12, 50 * 2 ** 20))
 def test_legacy_storage_declaring_more_than_the_file_holds(tmp_path, numel):
     pickled = _pickle_state([("w", "FloatStorage", numel, (numel,))], legacy=True)
