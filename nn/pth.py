@@ -191,6 +191,18 @@ def _storage_from_pid(path, pid, legacy):
     return storage
 
 
+def _namer(path, storages, legacy):
+    """The unpickler's persistent_load: each id checked, and every id of one storage key
+    declaring the same element type and count (the data is read once per key)."""
+    def named(pid):
+        s = _storage_from_pid(path, pid, legacy)
+        known = storages.setdefault(s.key, s)
+        if known.numel != s.numel or known.stype.dtype != s.stype.dtype:
+            raise PthError(f"{path} is corrupt: storage {s.key} is declared twice, differently")
+        return s
+    return named
+
+
 # --- checking what the pickle declared, then building arrays ------------------------------
 
 def _flatten(path, obj, prefix=""):
@@ -312,7 +324,7 @@ def _load_zip(path):
                 raise PthError(f"{path} is corrupt: byteorder {text!r}")
             order = "<" if text == b"little" else ">"
         obj = _unpickle(path, read(prefix + "data.pkl"),
-                        lambda pid: _storage_from_pid(path, pid, legacy=False))
+                        _namer(path, {}, legacy=False))
         tensors = _flatten(path, obj)
 
         def read_storage(s):
@@ -343,14 +355,7 @@ def _load_legacy(path, f):
         raise PthError(f"{path} was written on a big-endian machine; it cannot be read")
     storages = {}
 
-    def named(pid):
-        s = _storage_from_pid(path, pid, legacy=True)
-        known = storages.setdefault(s.key, s)
-        if known.numel != s.numel or known.stype.dtype != s.stype.dtype:
-            raise PthError(f"{path} is corrupt: storage {s.key} is declared twice, differently")
-        return s
-
-    tensors = _flatten(path, _unpickle(path, f, named))
+    tensors = _flatten(path, _unpickle(path, f, _namer(path, storages, legacy=True)))
     keys = _unpickle(path, f)
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)
             and set(keys) == set(storages)):

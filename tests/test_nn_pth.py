@@ -313,6 +313,15 @@ def test_a_broadcast_view_larger_than_its_storage(tmp_path):
     refused_without_allocating(path, "has 1000000000000 elements, more than the 1 of its storage")
 
 
+def test_one_storage_declared_with_two_types(tmp_path):
+    # tensor b names storage "0" (4 floats) as 16 bytes: it must not read past the floats
+    pickled = _pickle_state([("a", "FloatStorage", 4, (4,)), ("b", "ByteStorage", 64, (64,))])
+    pickled = pickled.replace(b"X\x01\x00\x00\x001", b"X\x01\x00\x00\x000")
+    path = zip_pth(tmp_path / "two.pth", pickled, [("0", b"\x00" * 16)])
+    with pytest.raises(nn.PthError, match="storage 0 is declared twice, differently"):
+        nn.load_pth(path)
+
+
 def test_many_views_of_one_storage(tmp_path):
     numel = 2 ** 20  # 4 MiB, viewed under 100 keys: 400 MiB of arrays from a 4 MiB file
     pickled = _pickle_state([(f"w{i}", "FloatStorage", numel, (numel,)) for i in range(100)])
