@@ -14,7 +14,8 @@ Refused, as by CuPy:
 - keyword arguments CuPy's functions and methods do not take: every function and method here
   has CuPy 14's signature (``SIGNATURES``, compared with the installed CuPy by the tests), so
   ``a.sum(where=...)``, ``a.max(initial=...)`` and ``einsum(..., out=...)`` raise TypeError;
-- ``ufunc.at`` for any ufunc but add, subtract, maximum and minimum (NotImplementedError);
+- ``ufunc.at`` for any ufunc but add, subtract, maximum, minimum (and the bitwise and, or,
+  xor, which are not exposed here): NotImplementedError, as CuPy has no scatter kernel for it;
 - names CuPy lacks: only names CuPy 14 has are exposed (``EXPOSED``), and the random
   Generator has ``standard_normal``, ``random``, ``integers``, ``uniform`` but not ``normal``
   or ``permutation``, with a stream different from NumPy's for the same seed (as CuPy's).
@@ -338,7 +339,8 @@ def _device_function(name, numpy_function, operation=None):
 
 class _Ufunc:
     """An elementwise function, with CuPy's ``.at`` (an unbuffered in-place scatter) for the
-    four ufuncs CuPy has a scatter kernel for; ``.at`` of any other raises NotImplementedError."""
+    ufuncs CuPy has a scatter kernel for (``_scatter_op`` in CuPy 14: these four and the
+    bitwise and, or, xor); ``.at`` of any other raises NotImplementedError."""
 
     _SCATTER = ("add", "subtract", "maximum", "minimum")
 
@@ -357,7 +359,8 @@ class _Ufunc:
     def at(self, a, indices, b=None):
         if self.__name__ not in self._SCATTER:
             raise NotImplementedError(f"`{self.__name__}.at` is not supported yet (CuPy has "
-                                      "ufunc.at for add, subtract, maximum and minimum only)")
+                                      "ufunc.at for add, subtract, maximum, minimum and the "
+                                      "bitwise and, or, xor only)")
         if not isinstance(a, DeviceArray):
             raise TypeError(f"{self.__name__}.at needs a device array to update, got {type(a)}")
         args = (_index(indices),) if b is None else (_index(indices), _unwrap(b))

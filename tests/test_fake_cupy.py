@@ -81,10 +81,19 @@ def test_keywords_cupy_refuses_are_refused(call, name):
 
 @pytest.mark.parametrize("name", ["multiply", "exp", "divide", "power"])
 def test_ufunc_at_exists_only_for_cupys_scatter_kernels(name):
-    # Every CuPy ufunc has .at, but only add, subtract, maximum and minimum implement it.
+    # Every CuPy ufunc has .at, but only those with a scatter kernel implement it.
     d = device([1.0, 2.0, 3.0])
     with pytest.raises(NotImplementedError, match=f"`{name}.at` is not supported"):
         getattr(fake_cupy, name).at(d, 0, 2.0)
+
+
+def test_the_scatter_kernels_are_cupys():
+    cupy = pytest.importorskip("cupy")
+    with_scatter = {name for name in dir(cupy) if isinstance(getattr(cupy, name), cupy.ufunc)
+                    and getattr(getattr(cupy, name), "_scatter_op", None) is not None}
+    exposed = {name for name in fake_cupy.EXPOSED if isinstance(getattr(fake_cupy, name, None),
+                                                                  type(fake_cupy.add))}
+    assert with_scatter & exposed == set(fake_cupy.add._SCATTER)
 
 
 def test_ufunc_at_of_the_scatter_kernels_works():
