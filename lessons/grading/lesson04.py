@@ -45,6 +45,10 @@ def check_linear_backward(module):
         raise Wrong(f"the bias gradient has shape {(n, n_out)}, one row per sample: the bias "
                     f"gradient must be summed over the batch (axis 0), since all {n} samples "
                     f"used the same bias; expected shape {(n_out,)}")
+    if _shape(gb) == (n,):
+        raise Wrong(f"the bias gradient has shape {(n,)}, one number per sample: you summed "
+                    "over the wrong axis (axis 1, the outputs); sum over axis 0, the batch, "
+                    f"to get one number per output, shape {(n_out,)}")
     if _shape(gw) == (n_in, n_out):
         raise Wrong(f"the weight gradient has shape {(n_in, n_out)}: that is the transposed "
                     f"weight gradient (x.T @ g); the weight is (out, in) = {(n_out, n_in)}, "
