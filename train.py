@@ -22,6 +22,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import nn
 from cyclegan import CycleGAN, LOSS_NAMES as LOSSES
@@ -35,9 +36,8 @@ N_METRIC = 64     # built-in test scenes the translation error is measured on
 
 
 def main(argv=None):
-    """Train from the command line; returns the exit status (0 done, 1 stopped by a fault,
-    2 bad input, 128 + signal number when interrupted with a resumable checkpoint). The checks
-    before the run, the signals and the faults are cyclegan_support/safeguards.py's."""
+    """Train from the command line; returns the exit status (0 done, 1 fault, 2 bad input, 128
+    + signal number when interrupted). Checks, signals and faults: cyclegan_support/safeguards."""
     return safeguards.main(build_parser(), argv, Run, train, script=__file__)
 
 
@@ -148,6 +148,7 @@ class Run:
         self.saved_at = (self.epoch, self.iteration)
 
     def resume(self, checkpoint):
+        """Continue from a checkpoint (a path or a ``training_io.Checkpoint``)."""
         if isinstance(checkpoint, (str, os.PathLike)):
             checkpoint = io.load_checkpoint(checkpoint)
         self.model.load_state_dict(checkpoint.state)
@@ -184,6 +185,7 @@ def train(run):
 
 
 def report(run, seconds):
+    """What a finished run wrote, and how well its G_A translates the built-in test scenes."""
     run.say(f"finished in {seconds:.0f} s. Wrote to {run.out}/:\n"
             f"  {io.SAMPLES}/epoch_NNN.png  sample grids (rows real A | fake B | rec A | "
             f"real B | fake A | rec B)\n"
@@ -199,9 +201,10 @@ def report(run, seconds):
                 f"(mean absolute error in [-1, 1]; G_B: {e['error_BtoA']:.3f})")
 
 
-# --- the data and the model -----------------------------------------------------------------
+# --- the options, the data and the model ----------------------------------------------------
 
 def build_parser():
+    """The options of cyclegan_support/options.py, with this file's docstring as --help."""
     return _options(description=__doc__)
 
 
@@ -237,12 +240,9 @@ def load_data(config):
 
 
 def build_model(config, device):
-    return CycleGAN(ngf=config["ngf"], ndf=config["ndf"], n_blocks=config["n_blocks"],
-                    lr=config["lr"], beta1=config["beta1"], lambda_A=config["lambda_A"],
-                    lambda_B=config["lambda_B"], lambda_identity=config["lambda_identity"],
-                    pool_size=config["pool_size"], n_epochs=config["n_epochs"],
-                    n_epochs_decay=config["n_epochs_decay"], seed=config["seed"], device=device)
-
+    return CycleGAN(device=device, **{k: config[k] for k in (
+        "ngf", "ndf", "n_blocks", "lr", "beta1", "lambda_A", "lambda_B", "lambda_identity",
+        "pool_size", "n_epochs", "n_epochs_decay", "seed")})
 
 if __name__ == "__main__":
     sys.exit(main())

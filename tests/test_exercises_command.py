@@ -9,6 +9,11 @@ import sys
 import numpy as np
 import pytest
 
+try:
+    import resource          # Unix: the CPU time of child processes
+except ImportError:
+    resource = None
+
 from lessons import grade as grade_cli
 from lessons.grading import CORRECT, NOT_ATTEMPTED, POINTS, WRONG, EXERCISES, exercise_ids, grade
 from lessons.grading.core import Wrong, check_array, check_number, distinct_digits
@@ -39,9 +44,16 @@ def test_unknown_exercise_is_refused():
 
 
 def test_documented_command_runs_as_a_module():
+    before = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
     done = command("all", "--solutions")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(IDS)} of {len(IDS)} correct" in done.stdout
+    if resource:
+        # Grading every solution must stay quick: under 30 s on 2 cores. CPU time, not wall
+        # time, so that a busy machine does not fail it (about 1 s when measured).
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        assert cpu < 30, f"grading all the solutions took {cpu:.1f} s of CPU time"
     done = command("1.2")
     assert done.returncode == 3 and "not attempted" in done.stdout
 

@@ -16,7 +16,7 @@ import cyclegan
 from cyclegan_support import training_io
 import nn
 import train
-from test_robustness import ROOT, TINY, assert_clean_error, run_main
+from test_robustness import ROOT, TINY, assert_clean_error, finished_run, run_main  # finished_run: a fixture
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -32,14 +32,6 @@ def assert_same_weights(one, two):
         np.testing.assert_array_equal(one[k], two[k], err_msg=k)
 
 
-@pytest.fixture(scope="module")
-def whole_run(tmp_path_factory):
-    """The uninterrupted TINY run: its output folder."""
-    out = tmp_path_factory.mktemp("whole") / "run"
-    assert train.main(TINY + ["--out", str(out)]) == 0
-    return out
-
-
 def leftovers(out):
     """Every file under ``out`` with ".tmp" in its name, hidden ones included (glob would
     skip the ".tmp-*" files of replace_atomically)."""
@@ -47,7 +39,7 @@ def leftovers(out):
                   for name in names if ".tmp" in name)
 
 
-def test_a_checkpoint_save_killed_midway_leaves_the_previous_one(whole_run, tmp_path, capsys,
+def test_a_checkpoint_save_killed_midway_leaves_the_previous_one(finished_run, tmp_path, capsys,
                                                                  monkeypatch):
     out = tmp_path / "run"
     real_save, real_write = nn.save, np.lib.format.write_array
@@ -76,7 +68,7 @@ def test_a_checkpoint_save_killed_midway_leaves_the_previous_one(whole_run, tmp_
     monkeypatch.undo()
     status, printed, err = run_main(train.main, ["--resume", "--out", str(out)], capsys)
     assert status == 0 and "resuming at epoch 2 iteration 0" in printed, err
-    assert_same_weights(final_weights(out), final_weights(whole_run))
+    assert_same_weights(final_weights(out), final_weights(finished_run))
 
 
 def test_resume_removes_what_a_save_killed_midway_left_behind(tmp_path, capsys):

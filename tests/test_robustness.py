@@ -218,6 +218,16 @@ def test_exif_rotation_of_a_wide_photo_is_applied(tmp_path, orientation, top, bo
         assert image[-1, :, bottom].min() > 200 and image[-1, :, 2 - bottom].max() < 60
 
 
+def test_an_empty_test_folder_is_a_warning(tmp_path, capsys):
+    root = make_dataset(tmp_path / "data", n=2)
+    (root / "testA").mkdir()
+    (root / "testA" / "notes.txt").write_text("no pictures yet")
+    status, _, err = run_main(train.main, TINY + ["--n-epochs-decay", "0", "--dataroot",
+                                                  str(root), "--out", str(tmp_path / "o")], capsys)
+    assert status == 0, err
+    assert "warning: " in err and "training images instead" in err and "Traceback" not in err
+
+
 def test_odd_sizes_and_modes_train_without_a_crash(tmp_path, capsys):
     root = make_dataset(tmp_path / "data", n=1)
     folder = root / "trainA"

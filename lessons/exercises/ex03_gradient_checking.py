@@ -2,49 +2,65 @@
 
 Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
 
-Grade with: python -m lessons.grade 3.1    (and 3.2)
+Grade with: python -m lessons.grade 3    (or one exercise: 3.1, 3.2, 3.3)
 """
 import numpy as np
 
 import nn
 
 
-def numerical_gradient(f, x, g, eps=1e-6):
-    """Exercise 3.1: dL/dx for L = sum(f(x) * g), by central differences, element by element.
+def worst_element(analytic, numeric, atol=1e-5, rtol=1e-3):
+    """Exercise 3.1: the heart of a gradient check's report.
 
-    f: a function from an array of x's shape to an array of g's shape (any shapes);
-    x: float64 array, any shape; g: float64 array of f(x)'s shape -> array of x's shape with
+    analytic, numeric: float arrays of one shape (what backward returned, and the central
+    difference). An element passes when |analytic - numeric| <= atol + rtol * |numeric|, the
+    rule the lesson gives for nn.gradcheck. Return (bad, worst):
 
-        grad[i] = (L(x + eps * e_i) - L(x - eps * e_i)) / (2 * eps)
+        bad:   how many elements fail (an int);
+        worst: the index, a tuple with one int per axis, of the element that misses its
+               allowance atol + rtol * |numeric| by the most; None when bad == 0.
 
-    where e_i is 1 at index i and 0 elsewhere. This is what ``backward(g)`` must compute.
-    Hint: loop over ``np.ndindex(*x.shape)``, change x[i] in place, call f twice, and put x[i]
-    back before the next element (the caller's x must come back unchanged).
+    The worst element is not always the one with the largest |analytic - numeric|: a large
+    numeric value is allowed a large error.
+    Hint: the excess |analytic - numeric| - allowance is positive exactly where an element
+    fails; np.argmax gives a flat position, which np.unravel_index turns into an index.
     """
     raise NotImplementedError("Exercise 3.1")
 
 
-class LeakyReLU(nn.Function):
-    """y = x where x > 0, slope * x elsewhere. forward is given; backward is Exercise 3.2."""
+def numerical_jacobian(f, x, eps=1e-6):
+    """Exercise 3.2: the whole Jacobian of f at x, by central differences.
 
-    def __init__(self, slope=0.2):
-        self.slope = slope
+    f: a function from an array of x's shape to an array of any shape; x: float64 array, any
+    shape -> J, a float64 array of shape (f(x).size, x.size) with
 
-    def forward(self, x):
-        xp = nn.get_array_module(x)
-        self.positive = x > 0   # the only thing backward needs
-        return xp.where(self.positive, x, self.slope * x)
+        J[i, j] = d f(x).flat[i] / d x.flat[j]
+                ~ (f(x + eps e_j).flat[i] - f(x - eps e_j).flat[i]) / (2 eps),
 
-    def backward(self, g):
-        """Exercise 3.2: the gradient of leaky ReLU.
-
-        g: dL/dy, of x's shape -> dL/dx, of x's shape:
-            dL/dx = g where x > 0, slope * g elsewhere
-        Hint: ``xp.where`` with ``self.positive``, where ``xp = nn.get_array_module(g)``.
-        """
-        raise NotImplementedError("Exercise 3.2")
+    e_j being 1 at flat position j of x and 0 elsewhere. Column j is the response of every
+    output to one input; g.ravel() @ J is then what the lesson's numerical_gradient computes.
+    x must come back unchanged.
+    Hint: work on a flat view or copy of x, and reshape before each call of f.
+    """
+    raise NotImplementedError("Exercise 3.2")
 
 
-def leaky_relu(x, slope=0.2):
-    """Leaky ReLU of a Tensor through the Function above: Tensor -> Tensor of the same shape."""
-    return LeakyReLU(slope)(x)
+def directional_check(fn, x, g, v, eps=1e-6):
+    """Exercise 3.3: a gradient check along one direction, in two calls of fn.
+
+    A full check costs two calls of fn per element. Along a single direction v it costs two:
+    for L(y) = sum(fn(y) * g), the chain rule gives dL/dt of L(x + t v) at t = 0 as
+    sum(dL/dx * v), and a central difference in t measures the same number.
+
+    fn: a function from a Tensor of x's shape to a Tensor; x: a float64 Tensor with
+    requires_grad=True, which may already hold a .grad from an earlier backward (that one must
+    not count); g: float64 array of fn(x)'s shape; v: float64 array of x's shape
+    -> (analytic, numeric), two floats:
+
+        analytic = sum(dL/dx * v), with dL/dx from backward(g)
+        numeric  = (L(x + eps v) - L(x - eps v)) / (2 eps)
+
+    x.data must come back unchanged.
+    Hint: numeric needs no graph: nn.no_grad(), and Tensors made from x.data + eps * v.
+    """
+    raise NotImplementedError("Exercise 3.3")

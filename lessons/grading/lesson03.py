@@ -1,56 +1,220 @@
-"""Checks of lesson 3: a numerical gradient by central differences, and leaky ReLU's backward."""
+"""Checks of lesson 3: a gradient check's report (the worst element), the numerical Jacobian,
+and a check along one direction.
+
+Inputs are built so that the classic mistakes give answers of their own: a large element with
+a large but allowed error (the worst is not the largest error), an error that the tolerance
+rule passes or fails depending on which value it is relative to, square shapes where a
+transposed Jacobian has the right shape, and an x that already holds a gradient."""
 import numpy as np
 
 import nn
 import nn.functional as F
 
-from .core import Wrong, check_array, check_backward_shapes, check_gradients
+from .core import Wrong, check_array, check_number, name_the_mistake
 
 MODULE = "ex03_gradient_checking"
+POINTS = {"3.1": 2, "3.2": 2, "3.3": 3}
 
 
-def _central_differences(f, x, g, eps):
-    """The grader's own loop, for comparison at a coarse eps."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(*x.shape):
+# --- 3.1 -------------------------------------------------------------------------------------
+
+def _report(analytic, numeric, atol, rtol, relative_to="numeric", worst_by="excess"):
+    """(bad, worst) as the exercise defines it, or as a classic mistake computes it."""
+    error = np.abs(analytic - numeric)
+    scale = np.abs(numeric) if relative_to == "numeric" else np.abs(analytic)
+    excess = error - (atol + rtol * scale)
+    bad = int((excess > 0).sum())
+    if bad == 0:
+        return 0, None
+    key = {"excess": excess, "error": error,
+           "relative": error / np.maximum(np.abs(numeric), 1e-300)}[worst_by]
+    return bad, tuple(int(i) for i in np.unravel_index(int(np.argmax(key)), key.shape))
+
+
+def _cases(rng):
+    """(name, analytic, numeric): small errors everywhere, plus planted ones."""
+    numeric = rng.standard_normal((3, 4))
+    analytic = numeric + 1e-7 * rng.standard_normal((3, 4))
+    a1, n1 = analytic.copy(), numeric.copy()
+    n1[1, 2], a1[1, 2] = 0.2, 0.3               # off by 0.1 on a small value: the worst
+    n1[0, 0], a1[0, 0] = 50.0, 50.12            # off by 0.12, allowed 0.05: fails, less badly
+    n1[2, 3], a1[2, 3] = 100.0, 100.09          # off by 0.09, allowed 0.1: passes
+    a2, n2 = analytic.copy(), numeric.copy()
+    n2[0, 1], a2[0, 1] = 10.0, 10.01002         # fails against |numeric|, passes against |a|
+    n2[2, 2], a2[2, 2] = 3e-3, 4e-3             # fails either way; the largest relative error
+    n2[1, 1], a2[1, 1] = -2.0, -2.02            # the largest excess
+    return [("a report with three planted errors", a1, n1),
+            ("a report with an error near its allowance", a2, n2),
+            ("a report where every element passes", analytic, numeric)]
+
+
+def _shown(index):
+    """An index as the student would write it: (2, 3), not (np.int64(2), np.int64(3))."""
+    try:
+        return str(tuple(int(i) for i in np.ravel(index)))
+    except (TypeError, ValueError):
+        return repr(index)
+
+
+def check_worst_element(module):
+    rng = np.random.default_rng(0)
+    atol, rtol = 1e-5, 1e-3
+    for name, analytic, numeric in _cases(rng):
+        what = f"worst_element on {name} (shape (3, 4), atol={atol}, rtol={rtol})"
+        got = module.worst_element(analytic.copy(), numeric.copy(), atol, rtol)
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise Wrong(f"{what} must return a tuple (bad, worst); it returned {got!r}")
+        bad, worst = got
+        expected_bad, expected_worst = _report(analytic, numeric, atol, rtol)
+        if expected_worst is None and worst is not None:
+            raise Wrong(f"{what}: every element passes, so worst must be None; yours is "
+                        f"{_shown(worst)}")
+        if expected_worst is not None and isinstance(worst, (int, np.integer)):
+            raise Wrong(f"{what}: worst = {worst} is a flat position (what np.argmax gives); "
+                        "turn it into an index with one int per axis, np.unravel_index(..., "
+                        "shape)")
+        by_analytic = _report(analytic, numeric, atol, rtol, relative_to="analytic")
+        if bad != expected_bad and bad == by_analytic[0]:
+            raise Wrong(f"{what}: bad = {bad}, expected {expected_bad}. Your tolerance is "
+                        "relative to |analytic|; the rule is atol + rtol * |numeric|, the "
+                        "central difference being the reference")
+        if bad != expected_bad:
+            raise Wrong(f"{what}: bad = {bad}, expected {expected_bad} elements failing "
+                        "|analytic - numeric| <= atol + rtol * |numeric|")
+        worst = None if worst is None else tuple(int(i) for i in np.ravel(worst))
+        if worst != expected_worst:
+            for by, words in [("error", "the largest |analytic - numeric|"),
+                              ("relative", "the largest relative error")]:
+                if worst == _report(analytic, numeric, atol, rtol, worst_by=by)[1]:
+                    raise Wrong(f"{what}: worst = {worst} has {words}, but the worst element is "
+                                f"the one that misses its allowance atol + rtol * |numeric| by "
+                                f"the most, {expected_worst}")
+            raise Wrong(f"{what}: worst = {worst}, expected {expected_worst}")
+
+
+# --- 3.2 -------------------------------------------------------------------------------------
+
+def _jacobian(f, x, eps, one_sided=False):
+    """The grader's own loop: column j from the perturbation of x.flat[j]."""
+    J = np.zeros((np.size(f(x)), x.size))
+    for j in range(x.size):
         plus, minus = x.copy(), x.copy()
-        plus[i] += eps
-        minus[i] -= eps
-        grad[i] = ((f(plus) - f(minus)) * g).sum() / (2 * eps)
-    return grad
+        plus.flat[j] += eps
+        minus.flat[j] -= eps
+        if one_sided:
+            J[:, j] = (np.ravel(f(plus)) - np.ravel(f(x))) / eps
+        else:
+            J[:, j] = (np.ravel(f(plus)) - np.ravel(f(minus))) / (2 * eps)
+    return J
 
 
-def check_numerical_gradient(module):
+def check_numerical_jacobian(module):
     rng = np.random.default_rng(0)
-    x, m, g = (rng.standard_normal(s) for s in ((3, 4), (4, 5), (3, 5)))
+    m_wide, m_square = rng.standard_normal((4, 5)), rng.standard_normal((2, 2))
+    cases = [("f(x) = tanh(x @ M), x (3, 4), M (4, 5)", lambda a: np.tanh(a @ m_wide),
+              rng.standard_normal((3, 4))),
+             ("f(x) = tanh(x @ M) * x, x (2, 2), M (2, 2)", lambda a: np.tanh(a @ m_square) * a,
+              rng.standard_normal((2, 2))),
+             ("f(x) = sum(x ** 3), x (2, 3), one output", lambda a: (a ** 3).sum(),
+              rng.standard_normal((2, 3)))]
+    eps = 1e-3   # coarse, so that a one-sided difference is measurably off
+    for name, f, x in cases:
+        before = x.copy()
+        got = module.numerical_jacobian(f, x, eps)
+        what = f"numerical_jacobian for {name}, eps={eps}"
+        if not np.array_equal(x, before):
+            raise Wrong(f"{what} changed x: put each element back after perturbing it, or the "
+                        "later columns are measured at the wrong point (and the caller's x is "
+                        "spoiled)")
+        expected = _jacobian(f, x, eps)
+        shape = expected.shape
+        if got is None or not hasattr(got, "shape"):
+            raise Wrong(f"{what} returned {type(got).__name__}: return an array of shape "
+                        f"{shape}")
+        if got.shape == shape[::-1] and shape[0] != shape[1]:
+            raise Wrong(f"{what} has shape {got.shape}, expected {shape}: that is the "
+                        "transpose. Row i belongs to output i, column j to input j: "
+                        "J[i, j] = d f.flat[i] / d x.flat[j]")
+        if got.shape == np.shape(f(x)) + x.shape and got.shape != shape:
+            raise Wrong(f"{what} has shape {got.shape}, f(x)'s shape then x's; the Jacobian "
+                        f"is the matrix of shape {shape} (f(x).size, x.size)")
+        name_the_mistake(got, expected, [
+            (expected.T, f"{what} is the transpose of the Jacobian (the shapes agree because "
+                         "both are square): row i belongs to output i, column j to input j"),
+            (_jacobian(f, x, eps, one_sided=True), f"{what} is a one-sided difference "
+             "(f(x + eps e_j) - f(x)) / eps; the central difference (f(x + eps e_j) - "
+             "f(x - eps e_j)) / (2 eps) is accurate to eps^2 instead of eps")],
+            atol=1e-10, rtol=1e-8)
+        check_array(f"{what}, against central differences", got, expected, atol=1e-10,
+                    rtol=1e-8)
 
-    def f(a):          # (3, 4) -> (3, 5): every output depends on a whole row of a
-        return np.tanh(a @ m)
 
-    before = x.copy()
-    got = module.numerical_gradient(f, x, g, eps=1e-3)
-    if not np.array_equal(x, before):
-        raise Wrong("numerical_gradient changed x: put each element back to its original value "
-                    "after perturbing it, or every later element is measured at the wrong point")
-    check_array("numerical_gradient(f, x, g, eps=1e-3) for f(x) = tanh(x @ M), against central "
-                "differences (f(x + eps e_i) - f(x - eps e_i)) / (2 eps), weighted by g", got,
-                _central_differences(f, x, g, 1e-3), atol=1e-9, rtol=1e-7)
+# --- 3.3 -------------------------------------------------------------------------------------
+
+def _directional(fn, x, g, v, eps, old_grad=None, weight=True, dot=True, one_sided=False):
+    """(analytic, numeric) as the exercise defines them, or as a classic mistake does."""
     t = nn.Tensor(x.copy(), requires_grad=True)
-    F.tanh(t @ nn.Tensor(m)).backward(g)
-    check_array("numerical_gradient(f, x, g) with the default eps, against nn's backward",
-                module.numerical_gradient(f, x, g), t.grad, atol=1e-7, rtol=1e-5)
+    fn(t).backward(g)
+    grad = t.grad + (old_grad if old_grad is not None else 0)
+    analytic = float((grad * v).sum()) if dot else float(grad.sum())
+
+    def loss(data):
+        with nn.no_grad():
+            out = fn(nn.Tensor(data)).data
+        return float((out * g).sum()) if weight else float(out.sum())
+    if one_sided:
+        numeric = (loss(x + eps * v) - loss(x)) / eps
+    else:
+        numeric = (loss(x + eps * v) - loss(x - eps * v)) / (2 * eps)
+    return analytic, numeric
 
 
-def check_leaky_relu_backward(module):
+def check_directional(module):
     rng = np.random.default_rng(0)
-    # |x| >= 0.1: central differences across the kink at 0 measure neither slope.
-    x = rng.uniform(0.1, 2.0, (2, 3, 4)) * rng.choice([-1.0, 1.0], (2, 3, 4))
-    check_backward_shapes(module.LeakyReLU(0.2), (x.copy(),), ("x",))
-    for slope in (0.2, 0.0):
-        t = nn.Tensor(x.copy(), requires_grad=True)
-        check_gradients(lambda a: module.LeakyReLU(slope)(a), [t], (f"x with slope {slope}",))
+    m = nn.Tensor(rng.standard_normal((4, 4)))
+
+    def fn(t):                  # (3, 4) -> (3, 4)
+        return F.tanh(t @ m) * t
+    x, g, v = (rng.standard_normal((3, 4)) for _ in range(3))
+    old = rng.standard_normal((3, 4))
+    eps = 1e-3                  # coarse, so that a one-sided difference is measurably off
+    t = nn.Tensor(x.copy(), requires_grad=True)
+    t.grad = old.copy()         # left by an earlier backward
+    got = module.directional_check(fn, t, g.copy(), v.copy(), eps)
+    what = (f"directional_check(fn, x, g, v, eps={eps}) for fn(x) = tanh(x @ M) * x, "
+            "x (3, 4), with x.grad already holding an earlier gradient")
+    if not np.array_equal(t.data, x):
+        raise Wrong(f"{what} changed x.data: the caller's x must come back as it was (perturb "
+                    "copies, x.data + eps * v, not x.data itself)")
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise Wrong(f"{what} must return a tuple (analytic, numeric); it returned {got!r}")
+    analytic, numeric = got
+    expected_a, expected_n = _directional(fn, x, g, v, eps)
+    name_the_mistake(analytic, expected_a, [
+        (_directional(fn, x, g, v, eps, old_grad=old)[0], f"{what}: analytic = {analytic:.6g} "
+         "counts the gradient x.grad already held: backward adds into .grad, so set "
+         "x.grad = None before it"),
+        (_directional(fn, x, g, v, eps, dot=False)[0], f"{what}: analytic = {analytic:.6g} is "
+         "sum(dL/dx), not along v: the derivative along v is sum(dL/dx * v)")],
+        atol=1e-9, rtol=1e-9)
+    check_number(f"{what}: analytic, sum(dL/dx * v)", analytic, expected_a, atol=1e-9,
+                 rtol=1e-9)
+    name_the_mistake(numeric, expected_n, [
+        (_directional(fn, x, g, v, eps, weight=False)[1], f"{what}: numeric = {numeric:.6g} "
+         "differentiates sum(fn(x)); backward(g) differentiates L = sum(fn(x) * g), and the "
+         "difference must measure the same L"),
+        (_directional(fn, x, g, v, eps, one_sided=True)[1], f"{what}: numeric = "
+         f"{numeric:.6g} is the one-sided (L(x + eps v) - L(x)) / eps; the central "
+         "(L(x + eps v) - L(x - eps v)) / (2 eps) is accurate to eps^2")],
+        atol=1e-9, rtol=1e-9)
+    check_number(f"{what}: numeric, (L(x + eps v) - L(x - eps v)) / (2 eps)", numeric,
+                 expected_n, atol=1e-9, rtol=1e-9)
+    # And the point of it all: with the default eps the two agree.
+    t = nn.Tensor(x.copy(), requires_grad=True)
+    analytic, numeric = module.directional_check(fn, t, g, v)
+    check_number("directional_check with the default eps: numeric against analytic", numeric,
+                 analytic, atol=1e-7, rtol=1e-6)
 
 
-CHECKS = {"3.1": check_numerical_gradient, "3.2": check_leaky_relu_backward}
-# What each exercise is worth in a class's total (lessons/exercises/CATALOG.md shows it).
-POINTS = {"3.1": 2, "3.2": 2}
+CHECKS = {"3.1": check_worst_element, "3.2": check_numerical_jacobian,
+          "3.3": check_directional}
