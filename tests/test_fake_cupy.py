@@ -44,6 +44,15 @@ def test_mixing_device_and_numpy_arrays_is_refused_with_type_error(mix):
         mix(device([1.0, 2.0, 3.0]), np.ones(3))
 
 
+@pytest.mark.parametrize("call", [lambda d: d + [1.0, 2.0, 3.0], lambda d: [1.0] * 3 - d,
+                                  lambda d: fake_cupy.maximum(d, [0.0, 0.0, 0.0]),
+                                  lambda d: np.maximum(d, [0.0, 0.0, 0.0])],
+                         ids=["add", "rsub", "maximum", "numpy_maximum"])
+def test_a_list_operand_is_refused(call):
+    with pytest.raises(TypeError, match="Unsupported type <class 'list'>"):
+        call(device([1.0, 2.0, 3.0]))
+
+
 def test_numpy_in_place_update_from_a_device_array_is_refused():
     host = np.ones(3)
     with pytest.raises(TypeError):
@@ -81,10 +90,19 @@ def test_keywords_cupy_refuses_are_refused(call, name):
 
 @pytest.mark.parametrize("name", ["multiply", "exp", "divide", "power"])
 def test_ufunc_at_exists_only_for_cupys_scatter_kernels(name):
-    # Every CuPy ufunc has .at, but only add, subtract, maximum and minimum implement it.
+    # Every CuPy ufunc has .at, but only those with a scatter kernel implement it.
     d = device([1.0, 2.0, 3.0])
     with pytest.raises(NotImplementedError, match=f"`{name}.at` is not supported"):
         getattr(fake_cupy, name).at(d, 0, 2.0)
+
+
+def test_the_scatter_kernels_are_cupys():
+    cupy = pytest.importorskip("cupy")
+    with_scatter = {name for name in dir(cupy) if isinstance(getattr(cupy, name), cupy.ufunc)
+                    and getattr(getattr(cupy, name), "_scatter_op", None) is not None}
+    exposed = {name for name in fake_cupy.EXPOSED if isinstance(getattr(fake_cupy, name, None),
+                                                                  type(fake_cupy.add))}
+    assert with_scatter & exposed == set(fake_cupy.add._SCATTER)
 
 
 def test_ufunc_at_of_the_scatter_kernels_works():
