@@ -194,7 +194,7 @@ def download_pretrained(name, root="pretrained", base_url=PRETRAINED_URL, stream
         return target
     os.makedirs(root, exist_ok=True)
     print(f"downloading {url}", file=stream)
-    part = target + ".download"
+    part = os.path.join(root, f"{name}.unchecked.pth")  # a .pth name: read as PyTorch's
     download(url, part, stream=stream)
     try:
         shape = _check_generator(part, stream)

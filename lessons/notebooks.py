@@ -14,7 +14,9 @@ package is needed to make them). The lesson's Markdown and its code become cells
 - everything else (text, formulas, ```bash and other blocks) stays Markdown, verbatim.
 
 The figures the lessons show (``figures/NAME.png``) are copied to OUT/figures/, so the images
-display beside the notebooks. Run the notebooks in an environment where this project is
+display beside the notebooks. Links to other files of the repository stay relative to lessons/:
+``python -m lessons.notebooks lessons`` writes the notebooks beside the lessons, where the links
+and figures work as they are. Run the notebooks in an environment where this project is
 installed (``pip install -e .``), so that ``import nn`` works from OUT. Existing notebooks of
 the same names in OUT are replaced; nothing else there is touched.
 """
@@ -125,9 +127,11 @@ def write_notebooks(out, lessons_dir=LESSONS_DIR):
         written.append(path)
         for figure in FIGURE.findall(text):
             source = os.path.join(lessons_dir, "figures", figure)
-            if os.path.exists(source):
-                os.makedirs(os.path.join(out, "figures"), exist_ok=True)
-                shutil.copyfile(source, os.path.join(out, "figures", figure))
+            target = os.path.join(out, "figures", figure)
+            if os.path.exists(source) and not (os.path.exists(target)
+                                               and os.path.samefile(source, target)):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copyfile(source, target)
     return written
 
 

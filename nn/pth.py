@@ -58,7 +58,15 @@ class PthError(ValueError):
 
 # --- placeholders built while the pickle runs ----------------------------------------------
 
-class _StorageType:
+class _Sealed:
+    """A placeholder the pickle cannot change (its BUILD opcode would set any attribute)."""
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"the pickle changes a {type(self).__name__[1:]}")
+
+
+class _StorageType(_Sealed):
     """What ``torch.FloatStorage`` and its kin unpickle to: an element type, nothing callable."""
     __slots__ = ("name", "dtype")
 
@@ -66,7 +74,7 @@ class _StorageType:
         self.name, self.dtype = name, np.dtype(_STORAGE_DTYPES[name])
 
 
-class _Storage:
+class _Storage(_Sealed):
     """A storage named by the pickle (a persistent id): ``numel`` elements of ``dtype`` under
     ``key``, read later. ``base`` is the element offset of a legacy storage view."""
     __slots__ = ("key", "stype", "numel", "base")
@@ -75,7 +83,7 @@ class _Storage:
         self.key, self.stype, self.numel, self.base = key, stype, numel, base
 
 
-class _Tensor:
+class _Tensor(_Sealed):
     """A tensor to rebuild: ``size`` elements of ``storage`` from ``offset`` with ``stride``."""
     __slots__ = ("storage", "offset", "size", "stride")
 
@@ -140,9 +148,9 @@ def _unpickle(path, data, storages=None):
     try:
         return _Unpickler(file, storages).load()
     except _Refused as e:
-        raise _RefusedFile(f"{path} names {e.args[0]}, which a state dict never holds; refused "
-                       "unread (a pickle that names a function can run code on loading). "
-                       "Only tensors and dicts of tensors are read.") from None
+        raise _RefusedFile(f"{path} names {e.args[0]}, which a state dict never holds; "
+                           "refused unread (a pickle that names a function can run code on "
+                           "loading). Only tensors and dicts of tensors are read.") from None
     except PthError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
@@ -183,6 +191,18 @@ def _storage_from_pid(path, pid, legacy):
     return storage
 
 
+def _namer(path, storages, legacy):
+    """The unpickler's persistent_load: each id checked, and every id of one storage key
+    declaring the same element type and count (the data is read once per key)."""
+    def named(pid):
+        s = _storage_from_pid(path, pid, legacy)
+        known = storages.setdefault(s.key, s)
+        if known.numel != s.numel or known.stype.dtype != s.stype.dtype:
+            raise PthError(f"{path} is corrupt: storage {s.key} is declared twice, differently")
+        return s
+    return named
+
+
 # --- checking what the pickle declared, then building arrays ------------------------------
 
 def _flatten(path, obj, prefix=""):
@@ -206,28 +226,48 @@ def _flatten(path, obj, prefix=""):
 
 
 def _check_tensor(path, name, t):
-    """Every size and stride a whole number, every element inside the storage."""
+    """Every size and stride a whole number, every element inside the storage, and no more
+    elements than the storage has (a stride of 0 repeats elements: a 1-element storage could
+    otherwise ask for a tensor of any size). Returns the tensor's element count."""
     if not (isinstance(t.size, tuple) and isinstance(t.stride, tuple)
             and len(t.size) == len(t.stride)):
         raise PthError(f"{path}: tensor {name!r} has size {t.size!r} and stride {t.stride!r}")
     offset = _check_int(path, t.offset, f"tensor {name!r}'s storage offset")
     size = [_check_int(path, n, f"a dimension of tensor {name!r}") for n in t.size]
     stride = [_check_int(path, s, f"a stride of tensor {name!r}") for s in t.stride]
-    if 0 in size:
-        return
+    count = 1
+    for n in size:
+        count *= n
+    if count == 0:
+        return 0
     last = t.storage.base + offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= t.storage.numel:
         raise PthError(f"{path}: tensor {name!r} (size {tuple(size)}, stride {tuple(stride)}, "
                        f"offset {offset}) reaches element {last} of storage {t.storage.key}, "
                        f"which declares {t.storage.numel}; the file is corrupt")
+    if count > t.storage.numel:
+        raise PthError(f"{path}: tensor {name!r} (size {tuple(size)}, stride {tuple(stride)}) "
+                       f"has {count} elements, more than the {t.storage.numel} of its storage "
+                       f"{t.storage.key}; refused (repeated elements are not read)")
+    return count
+
+
+# Views may share a storage (tied weights under several keys), so the arrays built can
+# exceed the data; by this factor at most, so that a small file cannot ask for much more.
+_MAX_SHARING = 4
 
 
 def _build(path, tensors, read_storage):
     """{name: NumPy array}: each storage read once (``read_storage(_Storage)`` gives its
     flat array), each tensor copied out of it as the strided view it is."""
     flat, cache = {}, {}
-    for name, t in tensors.items():
-        _check_tensor(path, name, t)
+    built = sum(_check_tensor(path, name, t) * t.storage.stype.dtype.itemsize
+                for name, t in tensors.items())
+    held = sum(s.numel * s.stype.dtype.itemsize
+               for s in {t.storage.key: t.storage for t in tensors.values()}.values())
+    if built > _MAX_SHARING * held + 2 ** 20:
+        raise PthError(f"{path}: its tensors view {built} bytes of storages that hold {held}; "
+                       f"more than {_MAX_SHARING} views of the same data are refused")
     for name, t in tensors.items():
         s = t.storage
         if s.key not in cache:
@@ -284,7 +324,7 @@ def _load_zip(path):
                 raise PthError(f"{path} is corrupt: byteorder {text!r}")
             order = "<" if text == b"little" else ">"
         obj = _unpickle(path, read(prefix + "data.pkl"),
-                        lambda pid: _storage_from_pid(path, pid, legacy=False))
+                        _namer(path, {}, legacy=False))
         tensors = _flatten(path, obj)
 
         def read_storage(s):
@@ -315,14 +355,7 @@ def _load_legacy(path, f):
         raise PthError(f"{path} was written on a big-endian machine; it cannot be read")
     storages = {}
 
-    def named(pid):
-        s = _storage_from_pid(path, pid, legacy=True)
-        known = storages.setdefault(s.key, s)
-        if known.numel != s.numel or known.stype.dtype != s.stype.dtype:
-            raise PthError(f"{path} is corrupt: storage {s.key} is declared twice, differently")
-        return s
-
-    tensors = _flatten(path, _unpickle(path, f, named))
+    tensors = _flatten(path, _unpickle(path, f, _namer(path, storages, legacy=True)))
     keys = _unpickle(path, f)
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)
             and set(keys) == set(storages)):

@@ -8,7 +8,8 @@ where the difference matters, in both directions (tests/test_fake_cupy.py holds 
 Refused, as by CuPy:
 - implicit conversion to NumPy: ``numpy.asarray(d)``, ``numpy.array(d)``, and with them
   matplotlib and Pillow raise TypeError; ``d.get()`` (or ``asnumpy(d)``) copies to the host;
-- mixing a NumPy array with a device array in one operation, in either order (TypeError);
+- mixing a NumPy array with a device array in one operation, in either order, and a Python
+  list as an operand of an elementwise operation (TypeError);
   ``d[...] = host_array`` raises ValueError, as CuPy's ``fill`` does; NumPy arrays reach the
   device through ``asarray`` (as ``cupy.asarray``), which copies;
 - keyword arguments CuPy's functions and methods do not take: every function and method here
@@ -23,7 +24,8 @@ Refused, as by CuPy:
 Accepted, as by CuPy:
 - NumPy functions and ufuncs called on device arrays are dispatched to this module
   (``__array_function__``, ``__array_ufunc__``): ``numpy.exp(d)`` and ``numpy.sum(d)`` return
-  device arrays;
+  device arrays (a NumPy function this module does not expose raises TypeError here, where
+  CuPy, which has many more, would run it);
 - a NumPy index array, ``d[numpy.array([0, 1])]`` (copied to the device for the gather);
 - Python and NumPy scalars as operands; every result is a DeviceArray, reductions included
   (0-d arrays, not scalars); ``float()``, ``int()``, ``bool()``, ``.item()`` give Python values.
@@ -354,6 +356,7 @@ class _Ufunc:
     def __call__(self, *args, **kwargs):
         if len(args) > self.nin and "out" not in kwargs:  # out given by position
             args, kwargs = args[:self.nin], dict(kwargs, out=args[self.nin])
+        _refuse_sequences(args)
         return self._call(*args, **kwargs)
 
     def at(self, a, indices, b=None):
@@ -369,6 +372,16 @@ class _Ufunc:
 
     def __repr__(self):
         return f"<fake_cupy ufunc {self.__name__}>"
+
+
+def _refuse_sequences(operands):
+    """CuPy's elementwise kernels take arrays and scalars only: a list is refused, where NumPy
+    would make an array of it."""
+    for value in operands:
+        if isinstance(value, (list, tuple)):
+            raise TypeError(f"Unsupported type {type(value)}: an elementwise operation on a "
+                            "device array takes device arrays and scalars; make the list a "
+                            "device array first with xp.asarray(...)")
 
 
 def _index(index):
@@ -567,6 +580,7 @@ def _binary(name, operation):
     def method(self, other):
         if other is None:
             return NotImplemented
+        _refuse_sequences((other,))
         return _forward(operator, operation, (self, other), {})
     method.__name__ = name
     return method

@@ -1,6 +1,9 @@
-"""The exercise grader is sound: it passes every reference solution, calls every untouched stub
-"not attempted", and drives its command line. The catalogue of wrong answers, each graded with
-the words that name it, is tests/mistakes/ (run by tests/test_exercise_mistakes.py).
+"""The exercise grader is sound: it passes every reference solution and calls every untouched
+stub "not attempted"; stubs and solutions share their docstrings; the catalog, POINTS, CHECKS
+and the lesson tables' times agree. The catalogue of wrong answers, each graded with the words
+that name it, is tests/mistakes/ (run by tests/test_exercise_mistakes.py); the command line is
+tested in tests/test_exercises_command.py, the give-away check in
+tests/test_exercises_giveaway.py.
 """
 import importlib
 import os
@@ -25,7 +28,7 @@ IDS = exercise_ids()
 # --- every solution passes, every stub is "not attempted" ------------------------------------
 
 # A catalog row: | ID | File | Function | Points | Time | Task |, e.g.
-# | 5.2 | `lessons/exercises/ex05_convolution.py` | `conv2d_weight_grad(...)` | 10 | 20 min | ... |
+# | 5.2 | `lessons/exercises/ex05_convolution.py` | `im2col_dilated(...)` | 3 | 25 min | ... |
 CATALOG_ROW = re.compile(r"^\| (\d+\.\d+) \| `lessons/exercises/(\w+)\.py` \| [^|]+ \| (\d+) \| "
                          r"([^|]+) \| [^|]+ \|$", re.M)
 

@@ -5,18 +5,22 @@
 The answer is what a solution file adds to its stub: its lines that lessons/exercises/exNN_*.py
 does not have. A run of three that holds at least one answer line counts (the code given around
 an answer, `out = Value(...)` before it and `return out` after, is what pins it in a lesson);
-a run made only of code the stub hands out on purpose does not. Lines are compared with whitespace normalised (runs of
-spaces collapsed, spaces dropped except between two words, so `a+b` is `a + b`) and comments
-removed. A line is trivial, and ignored on both sides, when after that it is
+a run made only of code the stub hands out on purpose does not.
+
+Lines are compared with whitespace normalised (runs of spaces collapsed, spaces dropped except
+between two words, so `a+b` is `a + b`) and comments removed. A line is trivial, and skipped
+on both sides, when after that it is
 
 - blank, or a comment;
 - a `def` or `class` line, a decorator, or an `import` / `from ... import` line: they name
   things and give no step of the answer away;
-- a docstring line of the solution (the stub has the same docstrings);
 - a line of at most one word or number: a bare `return`, `else:`, `try:`, `pass`, `)`, `x`.
 
-"Consecutive" counts only non-trivial lines, so blank lines or comments put between copied lines
-do not hide a copy. Everything else, `return grad.sum(axis=0)` included, is non-trivial.
+The solution's docstrings (and other bare strings) are skipped too: the stub has the same
+ones. What a student reads is searched whole, its docstrings included, so a hint in a stub
+that spells the answer out is found. "Consecutive" counts only non-trivial lines, so blank
+lines or comments put between copied lines do not hide a copy. Everything else,
+`return grad.sum(axis=0)` included, is non-trivial.
 """
 import ast
 import difflib

@@ -44,6 +44,15 @@ def test_mixing_device_and_numpy_arrays_is_refused_with_type_error(mix):
         mix(device([1.0, 2.0, 3.0]), np.ones(3))
 
 
+@pytest.mark.parametrize("call", [lambda d: d + [1.0, 2.0, 3.0], lambda d: [1.0] * 3 - d,
+                                  lambda d: fake_cupy.maximum(d, [0.0, 0.0, 0.0]),
+                                  lambda d: np.maximum(d, [0.0, 0.0, 0.0])],
+                         ids=["add", "rsub", "maximum", "numpy_maximum"])
+def test_a_list_operand_is_refused(call):
+    with pytest.raises(TypeError, match="Unsupported type <class 'list'>"):
+        call(device([1.0, 2.0, 3.0]))
+
+
 def test_numpy_in_place_update_from_a_device_array_is_refused():
     host = np.ones(3)
     with pytest.raises(TypeError):

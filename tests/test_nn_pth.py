@@ -202,6 +202,16 @@ def test_a_pickle_wrapped_as_a_tensor_is_refused_too(tmp_path):
     assert not marker.exists()
 
 
+def test_a_pickle_cannot_change_a_tensor_it_built(tmp_path):
+    tensor = _pickle_state([("w", "FloatStorage", 4, (4,))])
+    # BUILD (b) right after the tensor's REDUCE: set its storage to a number
+    changed = tensor.replace(b"tR", b"tRN}X\x07\x00\x00\x00storageK\x05s\x86b", 1)
+    assert changed != tensor
+    path = zip_pth(tmp_path / "changed.pth", changed, [("0", b"\x00" * 16)])
+    with pytest.raises(nn.PthError, match="changes a Tensor"):
+        nn.load_pth(path)
+
+
 def test_a_pickled_module_is_refused(tmp_path):
     # the legacy format could pickle a whole module with its source as a persistent id
     payload = b"\x80\x02(X\x06\x00\x00\x00moduleX\x03\x00\x00\x00netX\x04\x00\x00\x00codetQ."
@@ -292,6 +302,34 @@ def test_a_tensor_reaching_past_its_storage(tmp_path):
     pickled = _pickle_state([("w", "FloatStorage", 4, (10 ** 6, 10 ** 6))])
     path = zip_pth(tmp_path / "big.pth", pickled, [("0", b"\x00" * 16)])
     refused_without_allocating(path, r"reaches element 999999999999 of storage 0, which declares 4")
+
+
+def test_a_broadcast_view_larger_than_its_storage(tmp_path):
+    # stride 0 repeats one element: 10^12 of them from a 4-byte storage
+    pickled = _pickle_state([("w", "FloatStorage", 1, (10 ** 6, 10 ** 6))])
+    pickled = pickled.replace(b"(J@B\x0f\x00J\x01\x00\x00\x00t", b"(J\x00\x00\x00\x00J\x00"
+                              b"\x00\x00\x00t")  # strides (10^6, 1) -> (0, 0)
+    path = zip_pth(tmp_path / "broadcast.pth", pickled, [("0", b"\x00" * 4)])
+    refused_without_allocating(path, "has 1000000000000 elements, more than the 1 of its storage")
+
+
+def test_one_storage_declared_with_two_types(tmp_path):
+    # tensor b names storage "0" (4 floats) as 16 bytes: it must not read past the floats
+    pickled = _pickle_state([("a", "FloatStorage", 4, (4,)), ("b", "ByteStorage", 64, (64,))])
+    pickled = pickled.replace(b"X\x01\x00\x00\x001", b"X\x01\x00\x00\x000")
+    path = zip_pth(tmp_path / "two.pth", pickled, [("0", b"\x00" * 16)])
+    with pytest.raises(nn.PthError, match="storage 0 is declared twice, differently"):
+        nn.load_pth(path)
+
+
+def test_many_views_of_one_storage(tmp_path):
+    numel = 2 ** 20  # 4 MiB, viewed under 100 keys: 400 MiB of arrays from a 4 MiB file
+    pickled = _pickle_state([(f"w{i}", "FloatStorage", numel, (numel,)) for i in range(100)])
+    for i in range(1, 100):  # every tensor on storage "0"
+        pickled = pickled.replace(b"X\x01\x00\x00\x00" + str(i).encode() if i < 10 else
+                                  b"X\x02\x00\x00\x00" + str(i).encode(), b"X\x01\x00\x00\x000")
+    path = zip_pth(tmp_path / "shared.pth", pickled, [("0", b"\x00" * 4 * numel)])
+    refused_without_allocating(path, "more than 4 views of the same data are refused")
 
 
 @pytest.mark.parametrize("numel", (10 ** 12, 50 * 2 ** 20))

@@ -2,6 +2,7 @@
 Markdown and code in order, every code cell equal to the lesson's block."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -99,6 +100,16 @@ def test_figures_are_copied_beside_the_notebooks(written):
         shown |= set(notebooks.FIGURE.findall(open(os.path.join(LESSONS_DIR, lesson),
                                                    encoding="utf-8").read()))
     assert shown and {p.name for p in (written / "figures").glob("*.png")} == shown
+
+
+def test_notebooks_beside_the_lessons_themselves(tmp_path):
+    """OUT may be the lessons folder: the figures are already there and are left alone."""
+    lessons = tmp_path / "lessons"
+    shutil.copytree(LESSONS_DIR, lessons, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    before = {p.name: p.read_bytes() for p in (lessons / "figures").glob("*.png")}
+    written = notebooks.write_notebooks(str(lessons), lessons_dir=str(lessons))
+    assert len(written) == len(LESSONS)
+    assert {p.name: p.read_bytes() for p in (lessons / "figures").glob("*.png")} == before
 
 
 def test_the_parser_keeps_other_blocks_as_markdown_and_refuses_an_open_block():

@@ -333,10 +333,11 @@ def test_the_official_address_and_names():
         download.pretrained_url("horse2giraffe")
 
 
-def test_download_a_pretrained_generator_from_a_local_address(tmp_path):
+@pytest.mark.parametrize("weights", (LEGACY, ZIPPED))
+def test_download_a_pretrained_generator_from_a_local_address(tmp_path, weights):
     served = tmp_path / "served"
     served.mkdir()
-    shutil.copy(LEGACY, served / "horse2zebra.pth")
+    shutil.copy(weights, served / "horse2zebra.pth")
     log = io.StringIO()
     path = download.download_pretrained("horse2zebra", str(tmp_path / "pretrained"),
                                         base_url=served.as_uri(), stream=log)

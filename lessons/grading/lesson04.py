@@ -45,6 +45,10 @@ def check_linear_backward(module):
         raise Wrong(f"the bias gradient has shape {(n, n_out)}, one row per sample: the bias "
                     f"gradient must be summed over the batch (axis 0), since all {n} samples "
                     f"used the same bias; expected shape {(n_out,)}")
+    if _shape(gb) == (n,):
+        raise Wrong(f"the bias gradient has shape {(n,)}, one number per sample: you summed "
+                    "over the wrong axis (axis 1, the outputs); sum over axis 0, the batch, "
+                    f"to get one number per output, shape {(n_out,)}")
     if _shape(gw) == (n_in, n_out):
         raise Wrong(f"the weight gradient has shape {(n_in, n_out)}: that is the transposed "
                     f"weight gradient (x.T @ g); the weight is (out, in) = {(n_out, n_in)}, "
@@ -136,15 +140,16 @@ class _Scale(nn.Module):
 
 
 class _Block(nn.Module):
-    """Own parameters, children, grandchildren, a parameterless child and a shared parameter."""
+    """Own parameters, children, grandchildren, a parameterless child (ReLU), and two layers
+    that share one Parameter (tied weights)."""
 
     def __init__(self):
         super().__init__()
         self.offset = nn.Parameter(np.zeros(3))
         self.first = _Scale(3)
-        self.body = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2)))
-        self.tied = self.first.weight            # the same Parameter a second time
-        self.last = _Scale(2)
+        self.body = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 3)))
+        self.last = _Scale(3)
+        self.last.weight = self.first.weight     # the same Parameter in a second layer
 
 
 def check_named_parameters(module):
@@ -161,9 +166,9 @@ def check_named_parameters(module):
         return
     ids = [id(p) for _, p in got]
     if len(set(ids)) < len(ids):
-        raise Wrong("a Parameter is listed twice: first.weight is shared (the module also "
-                    "holds it as 'tied'); list each Parameter once, under the first name met "
-                    f"(keep a set of the ids seen). Yours: {names}")
+        raise Wrong("a Parameter is listed twice: first.weight and last.weight are one "
+                    "Parameter (two layers share it); list each Parameter once, under the "
+                    f"first name met (keep a set of the ids seen). Yours: {names}")
     if names == [n.rsplit(".", 1)[-1] for n in want]:
         raise Wrong("the names lack their path: 'weight' where 'first.weight' or "
                     "'body.0.weight' is expected; prefix each child's names with the child's "

@@ -18,6 +18,11 @@ class LinearWeightTransposed(solution.LinearFunction):
         return g @ self.weight, self.x.T @ g, g.sum(axis=0)
 
 
+class LinearBiasSummedOverOutputs(solution.LinearFunction):
+    def backward(self, g):
+        return g @ self.weight, g.T @ self.x, g.sum(axis=1)
+
+
 class LinearBiasAveraged(solution.LinearFunction):
     def backward(self, g):
         return g @ self.weight, g.T @ self.x, g.mean(axis=0)
@@ -153,6 +158,8 @@ def sgd_decays_frozen(parameters, lr, weight_decay=0.0):
 MISTAKES = [
     Mistake("4.1", "the bias gradient is not summed over the batch", _with(LinearBiasNotSummed),
             "the bias gradient must be summed over the batch"),
+    Mistake("4.1", "the bias gradient summed over the wrong axis",
+            _with(LinearBiasSummedOverOutputs), "you summed over the wrong axis"),
     Mistake("4.1", "the weight gradient is transposed", _with(LinearWeightTransposed),
             "that is the transposed weight gradient (x.T @ g)"),
     Mistake("4.1", "the bias gradient is averaged", _with(LinearBiasAveraged),
