@@ -1,5 +1,9 @@
 """What a training run writes: sample grids, the loss table (CSV), its plot, and checkpoints.
 
+The files sit under the run's output folder with the names below (``checkpoint_path``, ...).
+Each epoch also writes each generator alone (``save_generator``: its weights and the
+architecture they fit), which translate.py reads with ``read_generator``.
+
 A checkpoint is one ``.npz`` written atomically by ``nn.save``: the model's own state_dict
 (four networks, both optimizers, the schedulers, both image pools, the model's random
 generator) plus ``train.*`` entries for the loop (epoch, iteration, the data generator's state,

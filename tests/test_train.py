@@ -123,6 +123,25 @@ def test_a_generator_file_records_its_architecture(tmp_path, monkeypatch):
         np.testing.assert_array_equal(loaded(x).data, generator.eval()(x).data)
 
 
+def test_translate_reads_a_checkpoint_once_and_takes_its_architecture(tmp_path, monkeypatch):
+    from cyclegan import CycleGAN
+    model = CycleGAN(ngf=3, ndf=2, n_blocks=2, seed=0)
+    images = np.zeros((2, 8, 8, 3), np.uint8)
+    path = str(tmp_path / "checkpoint.npz")
+    training_io.save_checkpoint(path, model, data.UnalignedLoader(images, images, 8), 1, 0,
+                                {"ngf": 3, "n_blocks": 2})
+    reads = []
+    load = nn.load
+    monkeypatch.setattr(nn, "load", lambda path: reads.append(path) or load(path))
+    for direction, name in (("AtoB", "G_A"), ("BtoA", "G_B")):
+        reads.clear()
+        generator = translate.load_generator(path, direction)
+        assert reads == [path]  # the file is read once
+        assert generator.architecture == getattr(model, name).architecture
+        for key, value in getattr(model, name).state_dict().items():
+            np.testing.assert_array_equal(generator.state_dict()[key], value, err_msg=key)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--n-epochs", "-1"], "must be >= 0"),
     (["--n-epochs-decay", "-2"], "must be >= 0"),
