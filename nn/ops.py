@@ -52,11 +52,15 @@ class Div(Function):
         return g / self.b, gb
 
 
-class AddConstant(Function):
-    """a + c for a Python number c; d/da = 1."""
+class _WithConstant(Function):
+    """An operation of one array with a Python number c, which it keeps as a number."""
 
     def __init__(self, c):
         self.c = c
+
+
+class AddConstant(_WithConstant):
+    """a + c; d/da = 1. (a - c is a + (-c).)"""
 
     def forward(self, a):
         return a + self.c
@@ -65,24 +69,8 @@ class AddConstant(Function):
         return g
 
 
-class SubConstant(Function):
-    """a - c for a Python number c; d/da = 1."""
-
-    def __init__(self, c):
-        self.c = c
-
-    def forward(self, a):
-        return a - self.c
-
-    def backward(self, g):
-        return g
-
-
-class SubFromConstant(Function):
-    """c - a for a Python number c; d/da = -1."""
-
-    def __init__(self, c):
-        self.c = c
+class SubFromConstant(_WithConstant):
+    """c - a; d/da = -1."""
 
     def forward(self, a):
         return self.c - a
@@ -91,11 +79,8 @@ class SubFromConstant(Function):
         return -g
 
 
-class MulConstant(Function):
-    """a * c for a Python number c; d/da = c."""
-
-    def __init__(self, c):
-        self.c = c
+class MulConstant(_WithConstant):
+    """a * c; d/da = c."""
 
     def forward(self, a):
         return a * self.c
@@ -104,11 +89,8 @@ class MulConstant(Function):
         return g * self.c
 
 
-class DivConstant(Function):
-    """a / c for a Python number c; d/da = 1 / c."""
-
-    def __init__(self, c):
-        self.c = c
+class DivConstant(_WithConstant):
+    """a / c; d/da = 1 / c."""
 
     def forward(self, a):
         return a / self.c
@@ -117,11 +99,8 @@ class DivConstant(Function):
         return g / self.c
 
 
-class ConstantDiv(Function):
-    """c / a for a Python number c; d/da = -c / a^2."""
-
-    def __init__(self, c):
-        self.c = c
+class ConstantDiv(_WithConstant):
+    """c / a; d/da = -c / a^2."""
 
     def forward(self, a):
         self.a = a
@@ -293,36 +272,20 @@ def _constant(value):
     return None
 
 
-def add(a, b):
-    for x, c in ((a, _constant(b)), (b, _constant(a))):
-        if c is not None:
-            return AddConstant(c)(x)
-    return Add()(a, b)
-
-
-def sub(a, b):
+def _binary(a, b, general, constant_right, constant_left):
+    """general()(a, b); or, when one side is a Python number, the Function that keeps it a
+    number (constant_right(b)(a) or constant_left(a)(b)): no array is made for it."""
     if _constant(b) is not None:
-        return SubConstant(_constant(b))(a)
+        return constant_right(_constant(b))(a)
     if _constant(a) is not None:
-        return SubFromConstant(_constant(a))(b)
-    return Sub()(a, b)
+        return constant_left(_constant(a))(b)
+    return general()(a, b)
 
 
-def mul(a, b):
-    for x, c in ((a, _constant(b)), (b, _constant(a))):
-        if c is not None:
-            return MulConstant(c)(x)
-    return Mul()(a, b)
-
-
-def div(a, b):
-    if _constant(b) is not None:
-        return DivConstant(_constant(b))(a)
-    if _constant(a) is not None:
-        return ConstantDiv(_constant(a))(b)
-    return Div()(a, b)
-
-
+def add(a, b): return _binary(a, b, Add, AddConstant, AddConstant)
+def sub(a, b): return _binary(a, b, Sub, lambda c: AddConstant(-c), SubFromConstant)
+def mul(a, b): return _binary(a, b, Mul, MulConstant, MulConstant)
+def div(a, b): return _binary(a, b, Div, DivConstant, ConstantDiv)
 def neg(a): return Neg()(a)
 def power(a, p): return Power(p)(a)
 def matmul(a, b): return MatMul()(a, b)

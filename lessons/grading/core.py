@@ -124,6 +124,14 @@ def check_loss_tensor(what, loss, reaches="the networks"):
                     "the Tensors themselves, not from their .data")
 
 
+def check_tuple(result, count, what, of="arrays"):
+    """``result`` itself when it is a tuple of ``count`` items, else Wrong saying what came."""
+    if not isinstance(result, tuple) or len(result) != count:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise Wrong(f"{what} must return a tuple of {count} {of}; it returned {got}")
+    return result
+
+
 def check_number(what, got, expected, atol=1e-8, rtol=1e-6):
     """Raise Wrong unless ``got`` is a number within tolerance of ``expected``."""
     try:

@@ -6,7 +6,7 @@ numbers of their own: an upstream gradient that is not 1 (out.grad forgotten), a
 twice (= where += belongs), a Value exponent (its gradient forgotten)."""
 import math
 
-from .core import Wrong, check_number, name_the_mistake
+from .core import Wrong, check_number, check_tuple, name_the_mistake
 
 MODULE = "ex01_chain_rule"
 POINTS = {"1.1": 2, "1.2": 3, "1.3": 2}
@@ -136,9 +136,7 @@ def check_error_orders(module):
             return (f(x + h) - f(x - h)) / h
         got = module.error_orders(f, dfdx, x, eps)
         what = f"error_orders(math.{name}, its derivative, x={x}, eps={eps})"
-        if not isinstance(got, tuple) or len(got) != 2:
-            raise Wrong(f"{what} must return a tuple of two numbers (p_one_sided, p_central); "
-                        f"it returned {got!r}")
+        check_tuple(got, 2, what, of="numbers (p_one_sided, p_central)")
         expected = _orders(f, dfdx, x, eps, one_sided, central)
         right = (f"; the right orders are {expected[0]:.4f} and {expected[1]:.4f}")
         name_the_mistake(got, expected, [

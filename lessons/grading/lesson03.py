@@ -10,7 +10,7 @@ import numpy as np
 import nn
 import nn.functional as F
 
-from .core import Wrong, check_array, check_number, name_the_mistake
+from .core import Wrong, check_array, check_number, check_tuple, name_the_mistake
 
 MODULE = "ex03_gradient_checking"
 POINTS = {"3.1": 2, "3.2": 2, "3.3": 3}
@@ -62,9 +62,7 @@ def check_worst_element(module):
     for name, analytic, numeric in _cases(rng):
         what = f"worst_element on {name} (shape (3, 4), atol={atol}, rtol={rtol})"
         got = module.worst_element(analytic.copy(), numeric.copy(), atol, rtol)
-        if not isinstance(got, tuple) or len(got) != 2:
-            raise Wrong(f"{what} must return a tuple (bad, worst); it returned {got!r}")
-        bad, worst = got
+        bad, worst = check_tuple(got, 2, what, of="items (bad, worst)")
         expected_bad, expected_worst = _report(analytic, numeric, atol, rtol)
         if expected_worst is None and worst is not None:
             raise Wrong(f"{what}: every element passes, so worst must be None; yours is "
@@ -186,9 +184,7 @@ def check_directional(module):
     if not np.array_equal(t.data, x):
         raise Wrong(f"{what} changed x.data: the caller's x must come back as it was (perturb "
                     "copies, x.data + eps * v, not x.data itself)")
-    if not isinstance(got, tuple) or len(got) != 2:
-        raise Wrong(f"{what} must return a tuple (analytic, numeric); it returned {got!r}")
-    analytic, numeric = got
+    analytic, numeric = check_tuple(got, 2, what, of="numbers (analytic, numeric)")
     expected_a, expected_n = _directional(fn, x, g, v, eps)
     name_the_mistake(analytic, expected_a, [
         (_directional(fn, x, g, v, eps, old_grad=old)[0], f"{what}: analytic = {analytic:.6g} "

@@ -8,17 +8,13 @@ import numpy as np
 
 import nn
 
-from .core import Wrong, as_host, check_array, check_gradients, check_number, name_the_mistake
+from .core import (Wrong, as_host, check_array, check_gradients, check_number, check_tuple,
+                   name_the_mistake)
 
 MODULE = "ex04_training"
 POINTS = {"4.1": 2, "4.2": 3, "4.3": 2, "4.4": 2}
 
 
-def _tuple_of(result, count, what):
-    if not isinstance(result, tuple) or len(result) != count:
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Wrong(f"{what} must return a tuple of {count} gradients; it returned {got}")
-    return result
 
 
 def _shape(a):
@@ -34,7 +30,8 @@ def check_linear_backward(module):
     g = rng.standard_normal((n, n_out))
     fn = module.LinearFunction()
     fn.forward(x.copy(), w.copy(), b.copy())
-    gx, gw, gb = _tuple_of(fn.backward(g.copy()), 3, "LinearFunction.backward")
+    gx, gw, gb = check_tuple(fn.backward(g.copy()), 3, "LinearFunction.backward",
+                             of="gradients")
     # The definitions, as loops over the indices of the docstring.
     ex = np.array([[sum(g[r, o] * w[o, i] for o in range(n_out)) for i in range(n_in)]
                    for r in range(n)])

@@ -10,7 +10,7 @@ import numpy as np
 
 import nn
 
-from .core import (Wrong, check_array, check_backward_shapes, check_gradients,
+from .core import (Wrong, check_array, check_backward_shapes, check_gradients, check_tuple,
                    name_the_mistake)
 
 MODULE = "ex07_normalization"
@@ -40,11 +40,6 @@ def _statistics(x, axes, eps):
     return (x - mu) * inv_std, inv_std
 
 
-def _unpack(result, count, what):
-    if not isinstance(result, tuple) or len(result) != count:
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Wrong(f"{what} must return a tuple of {count} arrays; it returned {got}")
-    return result
 
 
 # --- 7.1 -----------------------------------------------------------------------------------
@@ -136,8 +131,9 @@ def check_batch_norm_train(module):
         running_mean, running_var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
         what = f"batch_norm_train(x of shape {shape}, momentum={momentum}, eps={eps})"
         given = (running_mean.copy(), running_var.copy())
-        got = _unpack(module.batch_norm_train(x.copy(), given[0], given[1], momentum=momentum,
-                                              eps=eps), 3, "batch_norm_train")
+        got = check_tuple(module.batch_norm_train(x.copy(), given[0], given[1],
+                                                  momentum=momentum, eps=eps),
+                          3, "batch_norm_train")
         y, new_mean, new_var = got
         expected = _batch_norm_loops(x, running_mean, running_var, momentum, eps)
         y_instance = _statistics(x, (2, 3), eps)[0]
@@ -156,26 +152,21 @@ def check_batch_norm_train(module):
              "channel"),
         ], atol=1e-10)
         check_array(f"{what}: y", y, expected[0], atol=1e-10)
-        name_the_mistake(new_mean, expected[1], [
-            (_batch_norm_loops(x, running_mean, running_var, momentum, eps,
-                               swap_momentum=True)[1],
-             f"{what}: the running mean keeps `momentum` of the old value; PyTorch's momentum "
-             "is the weight of the new batch: (1 - momentum) * running + momentum * batch"),
-            (running_mean, f"{what}: the running mean came back unchanged: return the new "
-             "running statistics")], atol=1e-12)
-        check_array(f"{what}: the new running_mean", new_mean, expected[1], atol=1e-12)
-        name_the_mistake(new_var, expected[2], [
-            (_batch_norm_loops(x, running_mean, running_var, momentum, eps,
-                               ddof_running=0)[2],
-             f"{what}: the running variance averages the biased variance; it is an estimate "
-             "for the data at large and uses the unbiased one, var * m / (m - 1)"),
-            (_batch_norm_loops(x, running_mean, running_var, momentum, eps,
-                               swap_momentum=True)[2],
-             f"{what}: the running variance keeps `momentum` of the old value; momentum is "
-             "the weight of the new batch"),
-            (running_var, f"{what}: the running variance came back unchanged: return the new "
-             "running statistics")], atol=1e-12)
-        check_array(f"{what}: the new running_var", new_var, expected[2], atol=1e-12)
+        swapped = _batch_norm_loops(x, running_mean, running_var, momentum, eps,
+                                    swap_momentum=True)
+        biased = _batch_norm_loops(x, running_mean, running_var, momentum, eps, ddof_running=0)
+        for k, name, old in ((1, "mean", running_mean), (2, "variance", running_var)):
+            mistakes = [(swapped[k], f"{what}: the running {name} keeps `momentum` of the old "
+                         "value; PyTorch's momentum is the weight of the new batch: "
+                         "(1 - momentum) * running + momentum * batch"),
+                        (old, f"{what}: the running {name} came back unchanged: return the new "
+                         "running statistics")]
+            if name == "variance":
+                mistakes.insert(0, (biased[k], f"{what}: the running variance averages the "
+                                    "biased variance; it is an estimate for the data at large "
+                                    "and uses the unbiased one, var * m / (m - 1)"))
+            name_the_mistake(got[k], expected[k], mistakes, atol=1e-12)
+            check_array(f"{what}: the new running {name}", got[k], expected[k], atol=1e-12)
         if not (np.array_equal(given[0], running_mean) and np.array_equal(given[1],
                                                                           running_var)):
             raise Wrong(f"{what} changed the running_mean or running_var it was given: "

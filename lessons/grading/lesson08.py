@@ -7,18 +7,12 @@ import numpy as np
 
 import nn
 
-from .core import Wrong, check_array, name_the_mistake
+from .core import Wrong, check_array, check_tuple, name_the_mistake
 
 MODULE = "ex08_optimizers"
 POINTS = {"8.1": 2, "8.2": 2, "8.3": 3}
 
 
-def _unpack(result, count, what):
-    if not isinstance(result, tuple) or len(result) != count:
-        raise Wrong(f"{what} must return a tuple of {count} arrays; it returned "
-                    f"{type(result).__name__}" + (f" of {len(result)}"
-                                                   if isinstance(result, tuple) else ""))
-    return result
 
 
 def _steps(rng, count, shape=(3, 4)):
@@ -42,8 +36,8 @@ def check_nesterov(module):
             v = mu * v + g_
             return p - lr * (g_ + mu * v), v
         expected, expected_v = _elementwise(rule, param, g, velocity)
-        got, got_v = _unpack(module.nesterov_step(param.copy(), g.copy(), velocity.copy(), lr,
-                                                  mu), 2, "nesterov_step")
+        got, got_v = check_tuple(module.nesterov_step(param.copy(), g.copy(), velocity.copy(),
+                                                      lr, mu), 2, "nesterov_step")
         what = f"the parameter after step {step} (lr={lr}, momentum={mu})"
         name_the_mistake(got, expected, [
             (param - lr * expected_v, f"{what} moved by the velocity alone: that is plain "
@@ -69,8 +63,9 @@ def check_rmsprop(module):
             s = alpha * s + (1 - alpha) * g_ * g_
             return p - lr * g_ / (math.sqrt(s) + eps), s
         expected, expected_s = _elementwise(rule, param, g, square)
-        got, got_s = _unpack(module.rmsprop_step(param.copy(), g.copy(), square.copy(), lr=lr,
-                                                 alpha=alpha, eps=eps), 2, "rmsprop_step")
+        got, got_s = check_tuple(module.rmsprop_step(param.copy(), g.copy(), square.copy(),
+                                                     lr=lr, alpha=alpha, eps=eps),
+                                 2, "rmsprop_step")
         what = f"the parameter after step {step} (lr={lr}, alpha={alpha}, eps={eps})"
         name_the_mistake(got_s, expected_s, [(alpha * square + g * g, f"square_avg after step "
                                               f"{step} adds grad^2 at full weight: it is "
@@ -98,9 +93,10 @@ def check_adamw(module):
             reference.data *= 1 - lr * wd           # AdamW: decay the weight, then Adam
             reference.grad = g
             adam.step()
-            got, got_m, got_v = _unpack(module.adamw_step(param.copy(), g.copy(), m.copy(),
-                                                          v.copy(), t, lr=lr, betas=betas,
-                                                          weight_decay=wd), 3, "adamw_step")
+            got, got_m, got_v = check_tuple(module.adamw_step(param.copy(), g.copy(), m.copy(),
+                                                              v.copy(), t, lr=lr, betas=betas,
+                                                              weight_decay=wd),
+                                            3, "adamw_step")
             what = f"the parameter after step {t} (lr={lr}, betas={betas}, weight_decay={wd})"
             name_the_mistake(got, reference.data,
                              _adamw_mistakes(before, g, m, v, t, lr, betas, wd, what))

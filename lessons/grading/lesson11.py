@@ -60,6 +60,13 @@ def _names_numpy(fn):
 MEAN, STD = [0.5, -0.2, 0.1], [0.5, 2.0, 0.25]
 
 
+def _refuse_numpy_in_source(name, function, advice):
+    """Without a device to run on, the source is what shows NumPy where xp belongs."""
+    found = _names_numpy(function)
+    if found:
+        raise Wrong(f"{name} names NumPy ({found}){advice}")
+
+
 def check_normalize(module):
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
     expected = (x - np.reshape(MEAN, (1, 3, 1, 1))) / np.reshape(STD, (1, 3, 1, 1))
@@ -73,11 +80,8 @@ def check_normalize(module):
     check_array("normalize(x, mean, std) for a float32 x", y, expected, atol=1e-5, rtol=1e-5)
     device = device_module()
     if device is None:
-        name = _names_numpy(module.normalize)
-        if name:
-            raise Wrong(f"normalize names NumPy ({name}), which a GPU array refuses to be "
-                        "mixed with; use xp = nn.get_array_module(x)")
-        return
+        return _refuse_numpy_in_source("normalize", module.normalize, ", which a GPU array "
+                                       "refuses to be mixed with; use xp = nn.get_array_module(x)")
     y = _on_device("normalize", module.normalize, device.asarray(x.astype(np.float32)), MEAN, STD)
     if nn.get_array_module(y) is not device:
         raise Wrong(f"normalize of a device array returned {type(y).__name__}, not a device "
@@ -181,11 +185,9 @@ def check_move_parameters(module):
                     "(on a GPU each copy is a transfer for nothing)")
     device = device_module()
     if device is None:
-        name = _names_numpy(module.move_parameters)
-        if name:
-            raise Wrong(f"move_parameters names NumPy ({name}); np.asarray of a device array "
-                        "is refused: use nn.to_host and xp.asarray")
-        return
+        return _refuse_numpy_in_source("move_parameters", module.move_parameters, "; np.asarray "
+                                       "of a device array is refused: use nn.to_host and "
+                                       "xp.asarray")
     for p in model.parameters():
         p.grad = np.ones_like(p.data)
     with device.counting() as cost:

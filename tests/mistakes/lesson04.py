@@ -110,21 +110,9 @@ def walk_listing_shared_twice(module):
 
 
 def walk_one_level_prefix(module):
-    found, seen = [], set()
+    # a child's name only, not the whole path: "1.weight" where "0.layers.1.weight" belongs
+    return [(".".join(name.split(".")[-2:]), p) for name, p in solution.named_parameters(module)]
 
-    def walk(m, prefix):
-        for name, p in m._parameters.items():
-            if id(p) not in seen:
-                seen.add(id(p))
-                found.append((prefix + name, p))
-        for name, child in m._modules.items():
-            walk(child, f"{name}.")              # the child's name only, not the whole path
-
-    walk(module, "")
-    return found
-
-
-# --- 4.4: gradient descent with weight decay -----------------------------------------------
 
 def sgd_rebinding(parameters, lr, weight_decay=0.0):
     for p in parameters:
