@@ -24,17 +24,14 @@ matmul rate, peak memory, and the ratios ours/PyTorch.
 """
 import argparse
 import importlib.util
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 
-from common import machine_line, matmul_rate, threads, torch_resnet_generator
+from common import (Worker, machine_line, matmul_rate, serve, threads,
+                    torch_resnet_generator)
 
 CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
     "A": (64, 64, 6, 64, 1),
@@ -184,67 +181,28 @@ def worker(args):
         step = ours_step(*config, keep_memory=not args.fresh_pages)
     else:
         step = torch_step(*config, batched=args.worker == "torch-batched")
-    for line in sys.stdin:
-        command, *rest = line.split()
-        if command == "run":
-            time.sleep(args.settle)  # let the other process's idle threads stop spinning
-            step()  # warm: first touches of the arrays this round
-            times = []
-            for _ in range(int(rest[0])):
-                start = time.perf_counter()
-                step()
-                times.append(time.perf_counter() - start)
-            print(json.dumps(times), flush=True)
-        elif command == "peak":
-            print(json.dumps(peak_rss_mib()), flush=True)
-            return
+    serve(step, args.settle)
 
 
-def peak_rss_mib():
-    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss does not
-    (a child forked from a large parent would report at least the parent's size)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Worker:
-    def __init__(self, framework, args, script=None):
-        cmd = [sys.executable, script or os.path.abspath(__file__), "--worker", framework,
-               "--config", args.config_name, "--settle", str(args.settle)]
-        if args.fresh_pages:
-            cmd.append("--fresh-pages")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, command):
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the benchmark worker {self.proc.args} died")
-        return json.loads(line)
-
-    def close(self):
-        peak = self.ask("peak")
-        self.proc.wait()
-        return peak
+def start_worker(framework, args, script=None):
+    """A Worker running this script (or ``script``, another checkout's) for one framework."""
+    cmd = [sys.executable, script or os.path.abspath(__file__), "--worker", framework,
+           "--config", args.config_name, "--settle", str(args.settle)]
+    if args.fresh_pages:
+        cmd.append("--fresh-pages")
+    return Worker(cmd)
 
 
 def run_config(name, args, rate, torch_available):
     ngf, ndf, n_blocks, size, batch = CONFIGS[name]
     args.config_name = name
-    workers = {"ours": Worker("ours", args)}
+    workers = {"ours": start_worker("ours", args)}
     if args.baseline:  # our step from another checkout, in the same rounds
-        workers["baseline"] = Worker("ours", args, os.path.join(args.baseline, "benchmarks",
-                                                                "bench_step.py"))
+        script = os.path.join(args.baseline, "benchmarks", "bench_step.py")
+        workers["baseline"] = start_worker("ours", args, script)
     if torch_available:
-        workers["torch"] = Worker("torch", args)
-        workers["torch-batched"] = Worker("torch-batched", args)
+        workers["torch"] = start_worker("torch", args)
+        workers["torch-batched"] = start_worker("torch-batched", args)
     times = {k: [] for k in workers}
     for _ in range(args.rounds):
         for k, w in workers.items():

@@ -17,17 +17,16 @@ framework, and prints each process's peak resident memory (VmHWM), beside
 """
 import argparse
 import importlib.util
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
 
-from common import machine_line, matmul_rate, threads, torch_resnet_generator
-from bench_step import generator_convs, peak_rss_mib
+from common import (Worker, machine_line, matmul_rate, serve, threads,
+                    torch_resnet_generator)
+from bench_step import generator_convs
 
 
 def ours_translate(ngf, n_blocks, h, w):
@@ -61,41 +60,14 @@ def worker(args):
     build = ours_translate if args.worker == "ours" else torch_translate
     h, w = args.hw
     translate = build(args.ngf, args.n_blocks, h, w)
-    for line in sys.stdin:
-        command, *rest = line.split()
-        if command == "run":
-            time.sleep(args.settle)  # let the other process's idle threads stop spinning
-            translate()              # warm: first touches of the arrays this round
-            times = []
-            for _ in range(int(rest[0])):
-                start = time.perf_counter()
-                translate()
-                times.append(time.perf_counter() - start)
-            print(json.dumps(times), flush=True)
-        elif command == "peak":
-            print(json.dumps(peak_rss_mib()), flush=True)
-            return
+    serve(translate, args.settle)
 
 
-class Worker:
-    def __init__(self, framework, args, hw):
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
-               "--ngf", str(args.ngf), "--n-blocks", str(args.n_blocks),
-               "--hw", f"{hw[0]}x{hw[1]}", "--settle", str(args.settle)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, command):
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the benchmark worker {self.proc.args} died")
-        return json.loads(line)
-
-    def close(self):
-        peak = self.ask("peak")
-        self.proc.wait()
-        return peak
+def start_worker(framework, args, hw):
+    """A Worker running this script for one framework on an h x w image."""
+    return Worker([sys.executable, os.path.abspath(__file__), "--worker", framework,
+                   "--ngf", str(args.ngf), "--n-blocks", str(args.n_blocks),
+                   "--hw", f"{hw[0]}x{hw[1]}", "--settle", str(args.settle)])
 
 
 def translation_flops(ngf, n_blocks, h, w):
@@ -105,7 +77,7 @@ def translation_flops(ngf, n_blocks, h, w):
 
 def time_translation(args, frameworks):
     size = args.size
-    workers = {k: Worker(k, args, (size, size)) for k in frameworks}
+    workers = {k: start_worker(k, args, (size, size)) for k in frameworks}
     times = {k: [] for k in workers}
     for _ in range(args.rounds):
         for k, w in workers.items():
@@ -131,7 +103,7 @@ def measure_memory(args, frameworks):
     print(f"ngf {args.ngf}, {args.n_blocks} blocks, one {h}x{w} image (H x W), eval mode "
           "without a graph")
     for k in frameworks:
-        worker_ = Worker(k, args, (h, w))
+        worker_ = start_worker(k, args, (h, w))
         start = time.perf_counter()
         worker_.ask("run 0")                    # one translation: the warm-up call
         seconds = time.perf_counter() - start

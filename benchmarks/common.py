@@ -3,8 +3,11 @@
 Every figure is a median over repeats, so one slow run (a page fault, another process)
 does not move it. PyTorch is imported only when it is installed; it is never needed.
 """
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -142,3 +145,56 @@ def torch_resnet_generator(nn, ngf, n_blocks):
                    nn.InstanceNorm2d(ngf * m // 2), nn.ReLU(True)]
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
     return nn.Sequential(*layers)
+
+
+class Worker:
+    """A benchmark process driven line by line: ``ask(command)`` writes one command to its
+    stdin and reads one JSON answer; ``close()`` asks for its peak memory and waits for it."""
+
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark worker {self.proc.args} died")
+        return json.loads(line)
+
+    def close(self):
+        peak = self.ask("peak")
+        self.proc.wait()
+        return peak
+
+
+def serve(work, settle):
+    """The worker's side of ``Worker``: answer "run K" lines with K timings of ``work()``
+    (JSON, after one untimed warm-up call), and "peak" with this process's peak memory."""
+    for line in sys.stdin:
+        command, *rest = line.split()
+        if command == "run":
+            time.sleep(settle)  # let the other process's idle threads stop spinning
+            work()              # warm: first touches of the arrays this round
+            times = []
+            for _ in range(int(rest[0])):
+                start = time.perf_counter()
+                work()
+                times.append(time.perf_counter() - start)
+            print(json.dumps(times), flush=True)
+        elif command == "peak":
+            print(json.dumps(peak_rss_mib()), flush=True)
+            return
+
+
+def peak_rss_mib():
+    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss does not
+    (a child forked from a large parent would report at least the parent's size)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

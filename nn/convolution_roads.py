@@ -229,6 +229,12 @@ def bands_pay_conv2d(x_shape, w_shape, stride, padding):
     return oh > 1 and _conv2d_numbers(x_shape, w_shape, stride, padding) > BAND_NUMBERS
 
 
+def _rows_per_band(numbers, total_rows):
+    """How many of ``total_rows`` rows keep a band's intermediate (``numbers`` for all of
+    them) under BAND_NUMBERS: at least one."""
+    return max(1, int(BAND_NUMBERS // (numbers / total_rows)))
+
+
 def conv2d_in_bands(x, weight, stride, padding, conv2d, rows=None):
     """conv2d computed ``rows`` output rows at a time by ``conv2d`` (x, weight, stride,
     padding) -> y, each band from the zero-padded slab of input rows under it, so nothing
@@ -243,9 +249,7 @@ def conv2d_in_bands(x, weight, stride, padding, conv2d, rows=None):
     kh, kw = weight.shape[2:]
     (sh, sw), (ph, pw) = stride, padding
     oh = plain.output_size(h, kh, sh, ph)
-    if rows is None:
-        per_row = _conv2d_numbers(x.shape, weight.shape, stride, padding) / oh
-        rows = max(1, int(BAND_NUMBERS // per_row))
+    rows = rows or _rows_per_band(_conv2d_numbers(x.shape, weight.shape, stride, padding), oh)
     out = None
     for y0 in range(0, oh, rows):
         y1 = min(oh, y0 + rows)
@@ -289,9 +293,7 @@ def conv_transpose2d_in_bands(x, weight, stride, padding, output_padding, conv_t
     kh = weight.shape[2]
     (sh, _), (ph, pw), (oph, opw) = stride, padding, output_padding
     oh = plain.transposed_output_size(h, kh, sh, ph, oph)
-    if rows is None:
-        per_row = _transposed_numbers(x.shape, weight.shape, stride, padding) / h
-        rows = max(1, int(BAND_NUMBERS // per_row))
+    rows = rows or _rows_per_band(_transposed_numbers(x.shape, weight.shape, stride, padding), h)
     out = None
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows)
