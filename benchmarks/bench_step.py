@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from common import (Worker, machine_line, matmul_rate, serve, threads,
+from common import (Worker, alternate, machine_line, matmul_rate, serve, speed_line, threads,
                     torch_resnet_generator)
 
 CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
@@ -203,18 +203,13 @@ def run_config(name, args, rate, torch_available):
     if torch_available:
         workers["torch"] = start_worker("torch", args)
         workers["torch-batched"] = start_worker("torch-batched", args)
-    times = {k: [] for k in workers}
-    for _ in range(args.rounds):
-        for k, w in workers.items():
-            times[k] += w.ask(f"run {args.per_round}")
-    peaks = {k: w.close() for k, w in workers.items()}
+    times, peaks = alternate(workers, args.rounds, args.per_round)
     flops = step_flops(ngf, ndf, n_blocks, size, batch)
     print(f"\nconfig {name}: ngf/ndf/n_blocks {ngf}/{ndf}/{n_blocks}, {size}px, batch {batch}, "
           f"{flops / 1e9:.1f} GFLOP/step")
     for k in workers:
         t = statistics.median(times[k])
-        print(f"  {k:13s} {t:7.3f} s/step  {batch / t:6.1f} img/s  {flops / t / 1e9:6.1f} GFLOP/s "
-              f"({flops / t / 1e9 / rate:4.0%} of matmul)  peak RSS {peaks[k]:6.0f} MiB")
+        print(speed_line(k, t, flops, rate, peaks[k], extra=f"{batch / t:6.1f} img/s  "))
     if args.baseline:
         ratio = statistics.median(times["ours"]) / statistics.median(times["baseline"])
         print(f"  ours/baseline: time {ratio:.3f}")

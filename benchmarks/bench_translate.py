@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from common import (Worker, machine_line, matmul_rate, serve, threads,
+from common import (Worker, alternate, machine_line, matmul_rate, serve, speed_line, threads,
                     torch_resnet_generator)
 from bench_step import generator_convs
 
@@ -78,20 +78,14 @@ def translation_flops(ngf, n_blocks, h, w):
 def time_translation(args, frameworks):
     size = args.size
     workers = {k: start_worker(k, args, (size, size)) for k in frameworks}
-    times = {k: [] for k in workers}
-    for _ in range(args.rounds):
-        for k, w in workers.items():
-            times[k] += w.ask(f"run {args.per_round}")
-    peaks = {k: w.close() for k, w in workers.items()}
+    times, peaks = alternate(workers, args.rounds, args.per_round)
     rate = matmul_rate()
     flops = translation_flops(args.ngf, args.n_blocks, size, size)
     print(f"float32 matmul 2048^3: {rate:.1f} GFLOP/s (after the runs)")
     print(f"ngf {args.ngf}, {args.n_blocks} blocks, one {size}x{size} image, eval mode without "
           f"a graph, {flops / 1e9:.1f} GFLOP")
     for k in workers:
-        t = statistics.median(times[k])
-        print(f"  {k:6s} {t:7.3f} s/image  {flops / t / 1e9:6.1f} GFLOP/s "
-              f"({flops / t / 1e9 / rate:4.0%} of matmul)  peak RSS {peaks[k]:6.0f} MiB")
+        print(speed_line(k, statistics.median(times[k]), flops, rate, peaks[k], unit="image"))
     if "torch" in workers:
         ratio = statistics.median(times["ours"]) / statistics.median(times["torch"])
         print(f"  ours/PyTorch: time {ratio:.2f}, memory {peaks['ours'] / peaks['torch']:.2f}")

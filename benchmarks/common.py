@@ -168,6 +168,25 @@ class Worker:
         return peak
 
 
+def alternate(workers, rounds, per_round):
+    """Drive ``workers`` (a dict of Worker) in alternating rounds of ``per_round`` timings
+    each, so that a change in the machine's speed touches all alike; then close them.
+    Returns ({name: all its timings}, {name: its peak memory in MiB})."""
+    times = {k: [] for k in workers}
+    for _ in range(rounds):
+        for k, w in workers.items():
+            times[k] += w.ask(f"run {per_round}")
+    return times, {k: w.close() for k, w in workers.items()}
+
+
+def speed_line(name, seconds, flops, rate, peak, unit="step", extra=""):
+    """One worker's figures: seconds per ``unit``, GFLOP/s and their share of the matmul
+    ``rate``, and peak memory."""
+    gflops = flops / seconds / 1e9
+    return (f"  {name:13s} {seconds:7.3f} s/{unit}  {extra}{gflops:6.1f} GFLOP/s "
+            f"({gflops / rate:4.0%} of matmul)  peak RSS {peak:6.0f} MiB")
+
+
 def serve(work, settle):
     """The worker's side of ``Worker``: answer "run K" lines with K timings of ``work()``
     (JSON, after one untimed warm-up call), and "peak" with this process's peak memory."""

@@ -111,18 +111,35 @@ def test_the_generators_last_layer_chooses_scatter():
     assert not roads.scatter_pays((1, 64, 64, 64), (64, 64, 3, 3), (1, 1), (1, 1))
 
 
-@pytest.mark.parametrize("inner", ["plain", "whole"])
-def test_conv2d_in_bands(xp, inner):
-    rng = np.random.default_rng(3)
-    conv2d = plain.conv2d_plain if inner == "plain" else plain.conv2d_whole
+def band_cases(rng, transposed):
+    """Random convolutions (or transposed ones) and a band height for each: (x, weight, the
+    layer's other arguments, rows)."""
     for case in range(CASES):
-        x, w, stride, padding = random_conv(rng, stride_one=case % 3 == 0, few_outputs=case % 4 == 1)
+        kind = dict(stride_one=case % 3 == 0)
+        if transposed:
+            x, w, *rest = random_transposed(rng, few_inputs=case % 4 == 1, **kind)
+            rows = int(rng.integers(1, x.shape[2] + 1))        # input rows per band
+        else:
+            x, w, *rest = random_conv(rng, few_outputs=case % 4 == 1, **kind)
+            rows = int(rng.integers(1, plain.output_size(x.shape[2], w.shape[2], rest[0][0],
+                                                         rest[1][0]) + 1))
+        yield x, w, tuple(rest), rows
+
+
+@pytest.mark.parametrize("inner", ["plain", "whole"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_in_bands(xp, inner, transposed):
+    """Bands of any height give the plain road's result, whichever road computes a band."""
+    if transposed:
+        road, reference = roads.conv_transpose2d_in_bands, plain.conv_transpose2d_plain
+        inner_road = plain.conv_transpose2d_whole if inner == "whole" else reference
+    else:
+        road, reference = roads.conv2d_in_bands, plain.conv2d_plain
+        inner_road = plain.conv2d_whole if inner == "whole" else reference
+    for x, w, rest, rows in band_cases(np.random.default_rng(7 if transposed else 3), transposed):
         xd, wd = on(xp, x, w)
-        oh = plain.output_size(x.shape[2], w.shape[2], stride[0], padding[0])
-        rows = int(rng.integers(1, oh + 1))
-        got = roads.conv2d_in_bands(xd, wd, stride, padding, conv2d, rows=rows)
-        assert_same(got, plain.conv2d_plain(xd, wd, stride, padding),
-                    f"bands of {rows} rows, {x.shape} {w.shape} {stride} {padding}")
+        assert_same(road(xd, wd, *rest, inner_road, rows=rows), reference(xd, wd, *rest),
+                    f"bands of {rows} rows, {x.shape} {w.shape} {rest}")
 
 
 # --- conv_transpose2d --------------------------------------------------------------------------
@@ -161,21 +178,6 @@ def test_conv_transpose2d_into_crop(xp):
         assert_same(roads.conv_transpose2d_into_crop(xd, wd, stride, padding, output_padding),
                     plain.conv_transpose2d_plain(xd, wd, stride, padding, output_padding),
                     f"into crop {x.shape} {w.shape} {stride} {padding} {output_padding}")
-
-
-@pytest.mark.parametrize("inner", ["plain", "whole"])
-def test_conv_transpose2d_in_bands(xp, inner):
-    rng = np.random.default_rng(7)
-    transposed = plain.conv_transpose2d_plain if inner == "plain" else plain.conv_transpose2d_whole
-    for case in range(CASES):
-        x, w, stride, padding, output_padding = random_transposed(
-            rng, stride_one=case % 3 == 0, few_inputs=case % 4 == 1)
-        xd, wd = on(xp, x, w)
-        rows = int(rng.integers(1, x.shape[2] + 1))
-        got = roads.conv_transpose2d_in_bands(xd, wd, stride, padding, output_padding,
-                                              transposed, rows=rows)
-        assert_same(got, plain.conv_transpose2d_plain(xd, wd, stride, padding, output_padding),
-                    f"bands of {rows} rows, {x.shape} {w.shape} {stride} {padding} {output_padding}")
 
 
 # --- weight gradient ----------------------------------------------------------------------------

@@ -95,20 +95,15 @@ class Value:
 
 def backward(root):
     """Fill .grad of every Value that root depends on with d(root)/d(value) (lesson 1)."""
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:                        # lesson 1's walk: a node is placed after its users
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if id(parent) not in seen:
-                stack.append((parent, False))
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node._parents if id(parent) not in seen)
     root.grad = 1.0
     for node in reversed(order):
         node._backward()
