@@ -46,8 +46,10 @@ def test_binary_arithmetic_with_broadcasting(op, shape_a, shape_b, leaf):
     lambda a: 2.0 - a, lambda a: 3.0 / a, lambda a: a * 1.5 + 0.5, lambda a: -a,
     lambda a: a ** 3, lambda a: a.abs() ** 2.5, lambda a: a ** -1,
     lambda a: a.exp(), lambda a: a.abs().log(), lambda a: a.abs(),
+    lambda a: a - 0.7, lambda a: a / 4.0, lambda a: a + 2, lambda a: a * np.float32(3.0),
 ], ids=["rsub_scalar", "rdiv_scalar", "affine", "neg", "cube", "fractional_power",
-        "reciprocal", "exp", "log", "abs"])
+        "reciprocal", "exp", "log", "abs", "sub_scalar", "div_scalar", "add_int",
+        "mul_numpy_scalar"])
 def test_unary_ops(op, leaf):
     check(op, leaf((2, 3), low=0.3, seed=3))
 
