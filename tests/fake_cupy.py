@@ -243,17 +243,15 @@ def _signature(name):
     return _inspect.signature(scope["f"])
 
 
-def _checked(name, function, drop_self=False):
+def _checked(name, function):
     """``function`` behind CuPy's signature for ``name``: arguments CuPy refuses raise
-    TypeError before anything runs, with CuPy's signature in the message."""
+    TypeError before anything runs, with CuPy's signature in the message. A method's
+    signature starts with ``self``, which binds as any other argument."""
     signature = _signature(name)
-    binding = signature
-    if drop_self:
-        binding = signature.replace(parameters=list(signature.parameters.values())[1:])
 
     def checked(*args, **kwargs):
         try:
-            binding.bind(*args[1:] if drop_self else args, **kwargs)
+            signature.bind(*args, **kwargs)
         except TypeError as e:
             raise TypeError(f"{name}(): {e}; CuPy 14's signature is "
                             f"{name}({SIGNATURES[name]})") from None
@@ -332,11 +330,10 @@ def _forward(numpy_function, operation, args, kwargs):
     return _wrap(result, inputs, operation)
 
 
-def _device_function(name, numpy_function, operation=None):
-    """A function of this namespace: NumPy's, with CuPy's signature, on device arrays.
-    ``operation``: the kernel it launches (None: a copy only when it cannot return a view)."""
-    return _checked(name, lambda *args, **kwargs: _forward(numpy_function, operation, args,
-                                                           kwargs))
+def _device_function(numpy_function, operation=None):
+    """A function of this namespace: NumPy's, on device arrays. ``operation``: the kernel it
+    launches (None: a copy only when it cannot return a view)."""
+    return lambda *args, **kwargs: _forward(numpy_function, operation, args, kwargs)
 
 
 class _Ufunc:
@@ -350,7 +347,7 @@ class _Ufunc:
         self._ufunc = getattr(_np, name)
         self.__name__ = name
         self.nin, self.nout = self._ufunc.nin, self._ufunc.nout
-        self._call = _device_function(name, self._ufunc, name)
+        self._call = _checked(name, _device_function(self._ufunc, name))
         self.__signature__ = self._call.__signature__
 
     def __call__(self, *args, **kwargs):
@@ -558,14 +555,11 @@ def _method(name, operation):
 
     def method(self, *args, **kwargs):
         return _forward(numpy_method, operation, (self,) + args, kwargs)
-    return _checked(f"ndarray.{name}", method, drop_self=True)
+    return method
 
 
 for _name, _operation in _METHODS.items():
     setattr(DeviceArray, _name, _method(_name, _operation))
-for _name in ("astype", "copy", "fill", "view", "get", "item", "tolist"):
-    setattr(DeviceArray, _name, _checked(f"ndarray.{_name}", getattr(DeviceArray, _name),
-                                         drop_self=True))
 
 # Operators, each the ufunc CuPy calls for it.
 _OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
@@ -624,7 +618,7 @@ for _op, _operation in (("neg", "negative"), ("pos", "positive"), ("abs", "absol
 
 # --- host <-> device --------------------------------------------------------------------------
 
-def _asarray(a, dtype=None, order=None, *, copy=None, blocking=False):
+def asarray(a, dtype=None, order=None, *, copy=None, blocking=False):
     """A device array of ``a``: NumPy arrays, scalars and lists are copied to the device;
     a DeviceArray is returned as it is (cast when ``dtype`` differs), as ``cupy.asarray``."""
     if isinstance(a, DeviceArray):
@@ -635,22 +629,22 @@ def _asarray(a, dtype=None, order=None, *, copy=None, blocking=False):
     return DeviceArray(_np.array(host, dtype=dtype, copy=True))
 
 
-def _array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocking=False):
+def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocking=False):
     """As ``asarray``, but a DeviceArray is copied unless ``copy=False``."""
     if isinstance(obj, DeviceArray) and copy:
         return obj.astype(dtype or obj.dtype, copy=True)
-    return _asarray(obj, dtype)
+    return asarray(obj, dtype)
 
 
-def _asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
+def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
     """A NumPy copy of a device array (a NumPy array or scalar is returned as NumPy)."""
     return a.get() if isinstance(a, DeviceArray) else _np.asarray(a)
 
 
-def _ascontiguousarray(a, dtype=None):
+def ascontiguousarray(a, dtype=None):
     if not isinstance(a, DeviceArray):
         _unwrap(a)  # a NumPy array is refused
-        return _asarray(a, dtype)
+        return asarray(a, dtype)
     return _wrap(_np.ascontiguousarray(a._array, dtype=dtype), [a._array])
 
 
@@ -661,7 +655,7 @@ def _as_strided(x, shape=None, strides=None):
     return DeviceArray(_np.lib.stride_tricks.as_strided(x._array, shape=shape, strides=strides))
 
 
-def _einsum(subscripts, *operands, dtype=None, optimize=False):
+def einsum(subscripts, *operands, dtype=None, optimize=False):
     options = {} if dtype is None else {"dtype": dtype}
     return _forward(_np.einsum, "einsum", (subscripts,) + operands, options)
 
@@ -709,10 +703,6 @@ class _Generator:
         return self._draw(self._rng.uniform(_unwrap(low), _unwrap(high), size), dtype)
 
 
-for _name in ("standard_normal", "random", "integers", "uniform"):
-    setattr(_Generator, _name, _checked(f"random.Generator.{_name}", getattr(_Generator, _name)))
-
-
 # --- the namespace ---------------------------------------------------------------------------
 
 _UFUNCS = tuple(name for name, text in SIGNATURES.items() if text.startswith(("x, /", "x1, x2, /")))
@@ -737,21 +727,30 @@ _CONSTANTS = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8"
 for _name in _UFUNCS:
     setattr(_this, _name, _Ufunc(_name))
 for _name, _operation in _FUNCTIONS.items():
-    setattr(_this, _name, _device_function(_name, getattr(_np, _name), _operation))
+    setattr(_this, _name, _device_function(getattr(_np, _name), _operation))
 for _name, _operation in _CREATION.items():
-    setattr(_this, _name, _checked(_name, _creation(getattr(_np, _name), _operation)))
+    setattr(_this, _name, _creation(getattr(_np, _name), _operation))
 for _name in _CONSTANTS:
     setattr(_this, _name, getattr(_np, _name))
-asarray = _checked("asarray", _asarray)
-array = _checked("array", _array)
-asnumpy = _checked("asnumpy", _asnumpy)
-ascontiguousarray = _checked("ascontiguousarray", _ascontiguousarray)
-einsum = _checked("einsum", _einsum)
 ndarray = DeviceArray
-lib = _types.SimpleNamespace(stride_tricks=_types.SimpleNamespace(
-    as_strided=_checked("lib.stride_tricks.as_strided", _as_strided)))
-random = _types.SimpleNamespace(default_rng=_checked("random.default_rng", _Generator),
-                                Generator=_Generator)
+lib = _types.SimpleNamespace(stride_tricks=_types.SimpleNamespace(as_strided=_as_strided))
+random = _types.SimpleNamespace(default_rng=_Generator, Generator=_Generator)
+
+
+def _sign(name):
+    """The callable at the dotted ``name`` of this namespace put behind CuPy's signature."""
+    *path, attribute = name.split(".")
+    owner = _this
+    for part in path:
+        owner = getattr(owner, part)
+    setattr(owner, attribute, _checked(name, getattr(owner, attribute)))
+
+
+# Every function and method in SIGNATURES gets its signature here; a ufunc carries its own
+# (the _Ufunc above), and a ufunc's .at is a plain method whose signature Python checks.
+for _name in SIGNATURES:
+    if _name not in _UFUNCS and not _name.endswith(".at"):
+        _sign(_name)
 del _name, _op, _operation
 
 # Every public name of this namespace, dotted into its submodules and classes. Each must exist
