@@ -135,17 +135,11 @@ def export(source, target, direction="AtoB", stream=None):
 
 # --- the sizes an image can have, and the memory it needs ---------------------------------
 
-def _blocks(generator):
-    from cyclegan import ResnetBlock
-
-    return sum(isinstance(layer, ResnetBlock) for layer in generator.model)
-
-
 def smallest_side(generator):
     """The smallest image side the generator takes. Its first and last reflection pads (3
     pixels) need a side of at least 4; a residual block's pad (1 pixel) at a quarter of the
     size needs at least 2 there, so 8 at the input."""
-    return 8 if _blocks(generator) else 4
+    return 8 if generator.architecture["n_blocks"] else 4
 
 
 def padded_size(h, w, generator):
