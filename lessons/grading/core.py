@@ -87,11 +87,14 @@ def as_host(a):
     return np.asarray(nn.to_host(a) if hasattr(a, "shape") else a)
 
 
-def check_array(what, got, expected, atol=1e-8, rtol=1e-6):
+def check_array(what, got, expected, atol=1e-8, rtol=1e-6, mistakes=()):
     """Raise Wrong unless ``got`` is an array of ``expected``'s shape with close values.
 
-    The message names ``what``, the number of wrong elements, the worst one, and both values.
+    The message names ``what``, the number of wrong elements, the worst one, and both values;
+    or, when ``got`` is what one of ``mistakes`` produces, that mistake's own words (see
+    name_the_mistake; the same tolerances decide both).
     """
+    name_the_mistake(got, expected, mistakes, atol=atol, rtol=rtol)
     if got is None:
         raise Wrong(f"{what}: your function returned None; did you forget `return`?")
     if not hasattr(got, "shape"):
@@ -132,12 +135,14 @@ def check_tuple(result, count, what, of="arrays"):
     return result
 
 
-def check_number(what, got, expected, atol=1e-8, rtol=1e-6):
-    """Raise Wrong unless ``got`` is a number within tolerance of ``expected``."""
+def check_number(what, got, expected, atol=1e-8, rtol=1e-6, mistakes=()):
+    """Raise Wrong unless ``got`` is a number within tolerance of ``expected``; with
+    ``mistakes``, as check_array (a one-element array counts as its number)."""
     try:
         value = float(as_host(got))
     except (TypeError, ValueError):
         raise Wrong(f"{what}: expected a number, got {type(got).__name__}") from None
+    name_the_mistake(value, expected, mistakes, atol=atol, rtol=rtol)
     if not abs(value - expected) <= atol + rtol * abs(expected):
         raise Wrong(f"{what}: {yours_expected(value, expected, digits=10)}")
 
@@ -216,9 +221,10 @@ def name_the_mistake(got, expected, mistakes, atol=1e-8, rtol=1e-6):
     produces.
 
     mistakes: (what the mistake computes, the words that name it) pairs, each computed by the
-    check from the same inputs: "the kernel is not flipped", "eps is inside the sqrt". A check
-    calls this before its general comparison, so a student reads the likely cause, not only
-    "wrong at 92 of 140 elements". A right ``got`` (close to ``expected``), or a wrong one that
+    check from the same inputs: "the kernel is not flipped", "eps is inside the sqrt".
+    check_array and check_number call this (with their ``mistakes``) before their general
+    comparison, so a student reads the likely cause, not only "wrong at 92 of 140 elements".
+    A right ``got`` (close to ``expected``), or a wrong one that
     matches no mistake, passes through quietly to that comparison.
     """
     try:
