@@ -7,7 +7,7 @@ import numpy as np
 
 import nn
 
-from .core import Wrong, check_array, check_gradients
+from .core import Wrong, check_array, check_backward_tuple, check_gradients
 
 MODULE = "ex02_tensors"
 POINTS = {"2.1": 3, "2.2": 2, "2.3": 3}
@@ -21,10 +21,7 @@ def _sum_to(grad, shape):
 
 
 def _two(grads, names):
-    if not isinstance(grads, tuple) or len(grads) != 2:
-        count = len(grads) if isinstance(grads, tuple) else 1
-        raise Wrong(f"backward must return a tuple of 2 gradients ({', '.join(names)}), one per "
-                    f"input of forward; it returned {count}")
+    check_backward_tuple(grads, names)
     for name, grad in zip(names, grads):
         if grad is None or not hasattr(grad, "shape"):
             raise Wrong(f"backward returned {type(grad).__name__} for the gradient with respect "
