@@ -99,26 +99,14 @@ def check_generator(state, architecture, source, stream=None):
     return generator
 
 
-def _architecture_from_shapes(state, source):
-    """training_io.architecture_from_shapes, with a clear error for what is no generator."""
-    first = state.get("model.1.weight")
-    if first is None or getattr(first, "ndim", 0) != 4:
-        raise ValueError(f"{source} holds no ResNet generator (no 4-d 'model.1.weight', the "
-                         "first 7x7 convolution); the official CycleGAN generators are ResNet "
-                         "generators (resnet_9blocks), pix2pix's U-Nets are not supported")
-    try:
-        return training_io.architecture_from_shapes(state, source)
-    except (IndexError, KeyError, ValueError, TypeError, AttributeError) as e:
-        raise ValueError(f"{source} holds no ResNet generator its keys and shapes describe "
-                         f"({type(e).__name__}: {e})") from None
-
-
 def read_generator(path, direction="AtoB", stream=None):
     """(generator, state) from ``path``: the generator built for the file's architecture and
     checked against it, and the weights to load into it (see ``load_generator``)."""
     if is_pytorch_file(path):
         state = nn.load_pth(path)
-        architecture = _architecture_from_shapes(state, path)
+        architecture = training_io.architecture_from_shapes(
+            state, path, advice="the official CycleGAN generators are ResNet generators "
+            "(resnet_9blocks), pix2pix's U-Nets are not supported")
     else:
         state, architecture = training_io.read_generator(
             path, "G_A" if direction == "AtoB" else "G_B")
@@ -147,17 +135,11 @@ def export(source, target, direction="AtoB", stream=None):
 
 # --- the sizes an image can have, and the memory it needs ---------------------------------
 
-def _blocks(generator):
-    from cyclegan import ResnetBlock
-
-    return sum(isinstance(layer, ResnetBlock) for layer in generator.model)
-
-
 def smallest_side(generator):
     """The smallest image side the generator takes. Its first and last reflection pads (3
     pixels) need a side of at least 4; a residual block's pad (1 pixel) at a quarter of the
     size needs at least 2 there, so 8 at the input."""
-    return 8 if _blocks(generator) else 4
+    return 8 if generator.architecture["n_blocks"] else 4
 
 
 def padded_size(h, w, generator):

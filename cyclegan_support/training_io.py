@@ -267,19 +267,29 @@ def read_generator(path, name="G_A"):
     return state, architecture_from_shapes(state, path)
 
 
-def architecture_from_shapes(state, source):
+def architecture_from_shapes(state, source,
+                             advice="pass a train.py checkpoint or a G_A.npz / G_B.npz file"):
     """{input_nc, output_nc, ngf, n_blocks} of a ResnetGenerator's state_dict, from its keys
     and shapes: the first 7x7 convolution is (ngf, input_nc, 7, 7), the last (output_nc, ngf,
-    7, 7), and each residual block has its own ``model.<i>.conv_block`` entries."""
-    if "model.1.weight" not in state:
-        raise ValueError(f"{source} holds no generator (no 'model.1.weight' entry); pass a "
-                         "train.py checkpoint or a G_A.npz / G_B.npz file")
-    first = state["model.1.weight"]
-    top = [k.split(".") for k in state if k.count(".") == 2 and k.endswith(".weight")]
-    last = state["model.%d.weight" % max(int(parts[1]) for parts in top)]
-    blocks = {k.split(".")[1] for k in state if ".conv_block." in k}
-    return {"input_nc": int(first.shape[1]), "output_nc": int(last.shape[0]),
-            "ngf": int(first.shape[0]), "n_blocks": len(blocks)}
+    7, 7), and each residual block has its own ``model.<i>.conv_block`` entries.
+
+    Raises ValueError naming ``source`` when the state holds no ResNet generator: no 4-d
+    'model.1.weight' (the message ends with ``advice``, what to pass instead), or keys and
+    shapes that describe none.
+    """
+    first = state.get("model.1.weight")
+    if getattr(first, "ndim", 0) != 4:
+        raise ValueError(f"{source} holds no ResNet generator (no 4-d 'model.1.weight', the "
+                         f"first 7x7 convolution); {advice}")
+    try:
+        top = [k.split(".") for k in state if k.count(".") == 2 and k.endswith(".weight")]
+        last = state["model.%d.weight" % max(int(parts[1]) for parts in top)]
+        blocks = {k.split(".")[1] for k in state if ".conv_block." in k}
+        return {"input_nc": int(first.shape[1]), "output_nc": int(last.shape[0]),
+                "ngf": int(first.shape[0]), "n_blocks": len(blocks)}
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"{source} holds no ResNet generator its keys and shapes describe "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def pop_prefixed(state, prefix):

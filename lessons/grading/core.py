@@ -87,11 +87,14 @@ def as_host(a):
     return np.asarray(nn.to_host(a) if hasattr(a, "shape") else a)
 
 
-def check_array(what, got, expected, atol=1e-8, rtol=1e-6):
+def check_array(what, got, expected, atol=1e-8, rtol=1e-6, mistakes=()):
     """Raise Wrong unless ``got`` is an array of ``expected``'s shape with close values.
 
-    The message names ``what``, the number of wrong elements, the worst one, and both values.
+    The message names ``what``, the number of wrong elements, the worst one, and both values;
+    or, when ``got`` is what one of ``mistakes`` produces, that mistake's own words (see
+    name_the_mistake; the same tolerances decide both).
     """
+    name_the_mistake(got, expected, mistakes, atol=atol, rtol=rtol)
     if got is None:
         raise Wrong(f"{what}: your function returned None; did you forget `return`?")
     if not hasattr(got, "shape"):
@@ -132,12 +135,14 @@ def check_tuple(result, count, what, of="arrays"):
     return result
 
 
-def check_number(what, got, expected, atol=1e-8, rtol=1e-6):
-    """Raise Wrong unless ``got`` is a number within tolerance of ``expected``."""
+def check_number(what, got, expected, atol=1e-8, rtol=1e-6, mistakes=()):
+    """Raise Wrong unless ``got`` is a number within tolerance of ``expected``; with
+    ``mistakes``, as check_array (a one-element array counts as its number)."""
     try:
         value = float(as_host(got))
     except (TypeError, ValueError):
         raise Wrong(f"{what}: expected a number, got {type(got).__name__}") from None
+    name_the_mistake(value, expected, mistakes, atol=atol, rtol=rtol)
     if not abs(value - expected) <= atol + rtol * abs(expected):
         raise Wrong(f"{what}: {yours_expected(value, expected, digits=10)}")
 
@@ -190,25 +195,14 @@ def check_gradients(fn, inputs, names, **tolerances):
                     "central difference of the forward pass") from None
 
 
-def check_backward_shapes(function, arrays, names):
-    """Call ``function.forward(*arrays)`` then ``.backward(g)`` directly and check that one
-    gradient per input comes back, each of that input's shape."""
-    out = function.forward(*arrays)
-    g = np.random.default_rng(1).standard_normal(out.shape)
-    grads = function.backward(g)
-    if len(arrays) > 1:
-        if not isinstance(grads, tuple) or len(grads) != len(arrays):
-            count = len(grads) if isinstance(grads, tuple) else 1
-            raise Wrong(f"backward must return a tuple of {len(arrays)} gradients "
-                        f"({', '.join(names)}), one per input of forward; it returned {count}")
-    else:
-        grads = (grads,)
-    for name, a, ga in zip(names, arrays, grads):
-        if ga is None:
-            raise Wrong(f"backward returned None for the gradient with respect to {name}")
-        if tuple(getattr(ga, "shape", ())) != a.shape:
-            raise Wrong(f"the gradient with respect to {name} has shape "
-                        f"{tuple(getattr(ga, 'shape', ()))}, expected {a.shape} ({name}'s shape)")
+def check_backward_tuple(grads, names):
+    """``grads``, what a backward of several inputs returned, when it is a tuple of one gradient
+    per name ("x", "weight"), else Wrong saying how many came back."""
+    if not isinstance(grads, tuple) or len(grads) != len(names):
+        count = len(grads) if isinstance(grads, tuple) else 1
+        raise Wrong(f"backward must return a tuple of {len(names)} gradients "
+                    f"({', '.join(names)}), one per input of forward; it returned {count}")
+    return grads
 
 
 def name_the_mistake(got, expected, mistakes, atol=1e-8, rtol=1e-6):
@@ -216,9 +210,10 @@ def name_the_mistake(got, expected, mistakes, atol=1e-8, rtol=1e-6):
     produces.
 
     mistakes: (what the mistake computes, the words that name it) pairs, each computed by the
-    check from the same inputs: "the kernel is not flipped", "eps is inside the sqrt". A check
-    calls this before its general comparison, so a student reads the likely cause, not only
-    "wrong at 92 of 140 elements". A right ``got`` (close to ``expected``), or a wrong one that
+    check from the same inputs: "the kernel is not flipped", "eps is inside the sqrt".
+    check_array and check_number call this (with their ``mistakes``) before their general
+    comparison, so a student reads the likely cause, not only "wrong at 92 of 140 elements".
+    A right ``got`` (close to ``expected``), or a wrong one that
     matches no mistake, passes through quietly to that comparison.
     """
     try:

@@ -30,17 +30,12 @@ def _central(f, values, i, eps=1e-6):
     return (f(*plus) - f(*minus)) / (2 * eps)
 
 
-def _check(what, got, expected, mistakes, atol=1e-9, rtol=1e-9):
-    name_the_mistake(got, expected, mistakes, atol=atol, rtol=rtol)
-    check_number(what, got, expected, atol=atol, rtol=rtol)
-
-
 def check_exp(module):
     a, c = 0.4, 2.3
     e = math.exp(a)
     (ga, _) = _grads(module, lambda a, c: a.exp() * c, (a, c))
     what = f"for L = exp(a) * c with a = {a}, c = {c}, dL/da"
-    _check(what, ga, e * c, [
+    check_number(what, ga, e * c, atol=1e-9, rtol=1e-9, mistakes=[
         (e, f"{what} is exp(a) = {e:.6g}, without the factor c: multiply by the upstream "
             "gradient out.grad (here c), the chain rule's dL/dout"),
         (a * c, f"{what} = {ga:.6g} is a * c: the derivative of exp(a) is exp(a) (out.data), "
@@ -48,7 +43,7 @@ def check_exp(module):
 
     (ga,) = _grads(module, lambda a: a.exp() * a, (a,))
     what = f"for L = exp(a) * a with a = {a}, dL/da = exp(a) * (a + 1)"
-    _check(what, ga, e * (a + 1), [
+    check_number(what, ga, e * (a + 1), atol=1e-9, rtol=1e-9, mistakes=[
         (e * a, f"{what}: yours {ga:.6g} = exp(a) * a, the share of exp(a) alone. You wrote = "
                 "where += belongs: a is used twice, and exp's backward overwrote the share the "
                 "product had already added")])
@@ -67,7 +62,7 @@ def check_power(module):
     a, c = 1.5, 2.3
     (ga, _) = _grads(module, lambda a, c: (a ** 3) * c, (a, c))
     what = f"for L = a ** 3 * c with a = {a}, c = {c}, dL/da = 3 a^2 c"
-    _check(what, ga, 3 * a ** 2 * c, [
+    check_number(what, ga, 3 * a ** 2 * c, atol=1e-9, rtol=1e-9, mistakes=[
         (3 * a ** 3 * c, f"{what}: yours {ga:.6g} = 3 a^3 c: the power rule lowers the "
                          "exponent by one, b * a ** (b - 1)"),
         (3 * a ** 2, f"{what}: yours {ga:.6g} = 3 a^2, without c: multiply by the upstream "
@@ -79,7 +74,7 @@ def check_power(module):
     check_number(f"for L = a ** b * c with a = {a}, b = {b}, c = {c}, dL/da = b a^(b - 1) c",
                  ga, b * a ** (b - 1) * c, atol=1e-9, rtol=1e-9)
     what = f"for L = a ** b * c with a = {a}, b = {b}, c = {c}, dL/db = a^b ln(a) c"
-    _check(what, gb, power * math.log(a) * c, [
+    check_number(what, gb, power * math.log(a) * c, atol=1e-9, rtol=1e-9, mistakes=[
         (0.0, f"{what}: yours is 0. The exponent b is a Value and an input of the power: "
               "d(a^b)/db = a^b ln a; add it into other.grad"),
         (power * math.log(b) * c, f"{what}: yours {gb:.6g} = a^b ln(b) c: the logarithm is of "
@@ -90,7 +85,7 @@ def check_power(module):
 
     (ga,) = _grads(module, lambda a: a ** a, (a,))
     what = f"for L = a ** a with a = {a}, dL/da = a^a (ln a + 1)"
-    _check(what, ga, a ** a * (math.log(a) + 1), [
+    check_number(what, ga, a ** a * (math.log(a) + 1), atol=1e-9, rtol=1e-9, mistakes=[
         (a ** a * math.log(a), f"{what}: yours {ga:.6g} = a^a ln a, the exponent's share "
                                "alone. You wrote = where += belongs: base and exponent are the "
                                "same Value, and the second assignment overwrote the first"),

@@ -7,7 +7,7 @@ import numpy as np
 
 import nn
 
-from .core import Wrong, check_array, check_gradients, name_the_mistake
+from .core import Wrong, check_array, check_backward_tuple, check_gradients
 
 MODULE = "ex02_tensors"
 POINTS = {"2.1": 3, "2.2": 2, "2.3": 3}
@@ -21,10 +21,7 @@ def _sum_to(grad, shape):
 
 
 def _two(grads, names):
-    if not isinstance(grads, tuple) or len(grads) != 2:
-        count = len(grads) if isinstance(grads, tuple) else 1
-        raise Wrong(f"backward must return a tuple of 2 gradients ({', '.join(names)}), one per "
-                    f"input of forward; it returned {count}")
+    check_backward_tuple(grads, names)
     for name, grad in zip(names, grads):
         if grad is None or not hasattr(grad, "shape"):
             raise Wrong(f"backward returned {type(grad).__name__} for the gradient with respect "
@@ -90,8 +87,7 @@ def check_matmul_backward(module):
                              "dL/db = a^T @ g"),
                             (_sum_to(g @ _t(a), x.shape), f"{what} is g @ a^T: the order of a "
                              "matrix product matters, dL/db = a^T @ g (g on the right)")]
-            name_the_mistake(got, expected, mistakes)
-            check_array(what, got, expected)
+            check_array(what, got, expected, mistakes=mistakes)
     for shape_a, shape_b in MATMUL_SHAPES[1:]:
         ta = nn.Tensor(rng.standard_normal(shape_a), requires_grad=True)
         tb = nn.Tensor(rng.standard_normal(shape_b), requires_grad=True)
@@ -111,17 +107,15 @@ def check_div_backward(module):
     f.forward(a.copy(), b.copy())
     ga, gb = _two(f.backward(g.copy()), ("a", "b"))
     what = "Div backward for a, b of shape (2, 3): the gradient with respect to"
-    name_the_mistake(ga, g / b, [(g * b, f"{what} a is g * b: a / b is a times 1/b, so "
-                                          "dL/da = g / b")])
-    check_array(f"{what} a", ga, g / b)
+    check_array(f"{what} a", ga, g / b, mistakes=[
+        (g * b, f"{what} a is g * b: a / b is a times 1/b, so dL/da = g / b")])
     right = -g * a / b ** 2
-    name_the_mistake(gb, right, [
+    check_array(f"{what} b", gb, right, mistakes=[
         (-right, f"{what} b has the wrong sign: a / b falls as b grows (for a > 0), "
                  "d(a/b)/db = -a / b^2"),
         (-g * a / b, f"{what} b is -g a / b: the derivative of 1/b is -1/b^2, so divide by b "
                      "twice"),
         (-g / b ** 2, f"{what} b is -g / b^2, without a: d(a/b)/db = -a / b^2")])
-    check_array(f"{what} b", gb, right)
     for shape_a, shape_b in [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3))]:
         ta = nn.Tensor(rng.standard_normal(shape_a), requires_grad=True)
         tb = nn.Tensor(_away_from_zero(rng, shape_b), requires_grad=True)
@@ -170,8 +164,7 @@ def check_softmax_backward(module):
         if got is not None and getattr(got, "shape", None) != shape:
             raise Wrong(f"{what} has shape {getattr(got, 'shape', None)}, expected {shape} "
                         "(x's shape)")
-        name_the_mistake(got, expected, _possible(mistakes, shape))
-        check_array(what, got, expected)
+        check_array(what, got, expected, mistakes=_possible(mistakes, shape))
     t = nn.Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
     check_gradients(lambda x: module.Softmax()(x), [t], ("x",))
 

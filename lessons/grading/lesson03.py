@@ -10,7 +10,7 @@ import numpy as np
 import nn
 import nn.functional as F
 
-from .core import Wrong, check_array, check_number, check_tuple, name_the_mistake
+from .core import Wrong, check_array, check_number, check_tuple
 
 MODULE = "ex03_gradient_checking"
 POINTS = {"3.1": 2, "3.2": 2, "3.3": 3}
@@ -136,15 +136,13 @@ def check_numerical_jacobian(module):
         if got.shape == np.shape(f(x)) + x.shape and got.shape != shape:
             raise Wrong(f"{what} has shape {got.shape}, f(x)'s shape then x's; the Jacobian "
                         f"is the matrix of shape {shape} (f(x).size, x.size)")
-        name_the_mistake(got, expected, [
+        check_array(f"{what}, against central differences", got, expected, atol=1e-10,
+                    rtol=1e-8, mistakes=[
             (expected.T, f"{what} is the transpose of the Jacobian (the shapes agree because "
                          "both are square): row i belongs to output i, column j to input j"),
             (_jacobian(f, x, eps, one_sided=True), f"{what} is a one-sided difference "
              "(f(x + eps e_j) - f(x)) / eps; the central difference (f(x + eps e_j) - "
-             "f(x - eps e_j)) / (2 eps) is accurate to eps^2 instead of eps")],
-            atol=1e-10, rtol=1e-8)
-        check_array(f"{what}, against central differences", got, expected, atol=1e-10,
-                    rtol=1e-8)
+             "f(x - eps e_j)) / (2 eps) is accurate to eps^2 instead of eps")])
 
 
 # --- 3.3 -------------------------------------------------------------------------------------
@@ -186,25 +184,21 @@ def check_directional(module):
                     "copies, x.data + eps * v, not x.data itself)")
     analytic, numeric = check_tuple(got, 2, what, of="numbers (analytic, numeric)")
     expected_a, expected_n = _directional(fn, x, g, v, eps)
-    name_the_mistake(analytic, expected_a, [
+    check_number(f"{what}: analytic, sum(dL/dx * v)", analytic, expected_a, atol=1e-9,
+                 rtol=1e-9, mistakes=[
         (_directional(fn, x, g, v, eps, old_grad=old)[0], f"{what}: analytic = {analytic:.6g} "
          "counts the gradient x.grad already held: backward adds into .grad, so set "
          "x.grad = None before it"),
         (_directional(fn, x, g, v, eps, dot=False)[0], f"{what}: analytic = {analytic:.6g} is "
-         "sum(dL/dx), not along v: the derivative along v is sum(dL/dx * v)")],
-        atol=1e-9, rtol=1e-9)
-    check_number(f"{what}: analytic, sum(dL/dx * v)", analytic, expected_a, atol=1e-9,
-                 rtol=1e-9)
-    name_the_mistake(numeric, expected_n, [
+         "sum(dL/dx), not along v: the derivative along v is sum(dL/dx * v)")])
+    check_number(f"{what}: numeric, (L(x + eps v) - L(x - eps v)) / (2 eps)", numeric,
+                 expected_n, atol=1e-9, rtol=1e-9, mistakes=[
         (_directional(fn, x, g, v, eps, weight=False)[1], f"{what}: numeric = {numeric:.6g} "
          "differentiates sum(fn(x)); backward(g) differentiates L = sum(fn(x) * g), and the "
          "difference must measure the same L"),
         (_directional(fn, x, g, v, eps, one_sided=True)[1], f"{what}: numeric = "
          f"{numeric:.6g} is the one-sided (L(x + eps v) - L(x)) / eps; the central "
-         "(L(x + eps v) - L(x - eps v)) / (2 eps) is accurate to eps^2")],
-        atol=1e-9, rtol=1e-9)
-    check_number(f"{what}: numeric, (L(x + eps v) - L(x - eps v)) / (2 eps)", numeric,
-                 expected_n, atol=1e-9, rtol=1e-9)
+         "(L(x + eps v) - L(x - eps v)) / (2 eps) is accurate to eps^2")])
     # And the point of it all: with the default eps the two agree.
     t = nn.Tensor(x.copy(), requires_grad=True)
     analytic, numeric = module.directional_check(fn, t, g, v)

@@ -10,7 +10,7 @@ import numpy as np
 
 import nn
 
-from .core import (Wrong, check_array, check_backward_shapes, check_gradients, check_tuple,
+from .core import (Wrong, check_array, check_backward_tuple, check_gradients, check_tuple,
                    name_the_mistake)
 
 MODULE = "ex07_normalization"
@@ -56,11 +56,8 @@ def check_affine_instance_norm_backward(module):
         y.backward(g)
         function = module.AffineInstanceNorm()
         function.forward(x.copy(), gamma.copy(), beta.copy())
-        grads = function.backward(g.copy())
-        if not isinstance(grads, tuple) or len(grads) != 3:
-            check_backward_shapes(module.AffineInstanceNorm(), (x, gamma, beta),
-                                  ("x", "gamma", "beta"))
-        dx, dgamma, dbeta = grads
+        dx, dgamma, dbeta = check_backward_tuple(function.backward(g.copy()),
+                                                 ("x", "gamma", "beta"))
         what = f"AffineInstanceNorm.backward (x of shape {shape})"
         xhat, inv_std = _statistics(x, (2, 3), 1e-5)
         d = g * gamma.reshape(1, -1, 1, 1)
@@ -78,7 +75,7 @@ def check_affine_instance_norm_backward(module):
             ((g * xhat * inv_std).sum(axis=(0, 2, 3)), f"{what}: dL/dgamma is divided by s: "
              "gamma multiplies xhat, the normalized value, so dL/dgamma sums g * xhat")])
         check_array(f"{what}: dL/dgamma", dgamma, gt.grad, atol=1e-10)
-        name_the_mistake(dx, xt.grad, [
+        check_array(f"{what}: dL/dx", dx, xt.grad, atol=1e-10, mistakes=[
             (_norm_backward(g, xhat, inv_std, (2, 3)), f"{what}: dL/dx is missing gamma: "
              "the normalization inside receives dL/dxhat = gamma * g, not g"),
             (_norm_backward(d, xhat, inv_std, (2, 3), mean_term=False), f"{what}: dL/dx is "
@@ -90,8 +87,7 @@ def check_affine_instance_norm_backward(module):
             (_norm_backward(d, xhat, inv_std, (0, 2, 3)), f"{what}: dL/dx takes its means "
              "over the batch too (axes (0, 2, 3)): instance norm's statistics, and so its "
              "backward's means, are per image, over H and W"),
-        ], atol=1e-10)
-        check_array(f"{what}: dL/dx", dx, xt.grad, atol=1e-10)
+        ])
     x = nn.Tensor(rng.standard_normal((2, 2, 2, 3)) * 2 + 1, requires_grad=True)
     gamma = nn.Tensor(rng.uniform(0.5, 3.0, 2), requires_grad=True)
     beta = nn.Tensor(rng.standard_normal(2), requires_grad=True)
@@ -137,7 +133,7 @@ def check_batch_norm_train(module):
         y, new_mean, new_var = got
         expected = _batch_norm_loops(x, running_mean, running_var, momentum, eps)
         y_instance = _statistics(x, (2, 3), eps)[0]
-        name_the_mistake(y, expected[0], [
+        check_array(f"{what}: y", y, expected[0], atol=1e-10, mistakes=[
             (_batch_norm_loops(x, running_mean, running_var, momentum, eps, ddof_y=1)[0],
              f"{what}: y uses the unbiased variance (ddof=1, dividing by m - 1); the "
              "normalization divides by m. Only the running variance is unbiased"),
@@ -150,8 +146,7 @@ def check_batch_norm_train(module):
             (_statistics(x, (0,), eps)[0], f"{what}: the statistics are over the batch axis "
              "only (axis 0), one mean per pixel: take them over axes (0, 2, 3), one per "
              "channel"),
-        ], atol=1e-10)
-        check_array(f"{what}: y", y, expected[0], atol=1e-10)
+        ])
         swapped = _batch_norm_loops(x, running_mean, running_var, momentum, eps,
                                     swap_momentum=True)
         biased = _batch_norm_loops(x, running_mean, running_var, momentum, eps, ddof_running=0)
@@ -165,8 +160,8 @@ def check_batch_norm_train(module):
                 mistakes.insert(0, (biased[k], f"{what}: the running variance averages the "
                                     "biased variance; it is an estimate for the data at large "
                                     "and uses the unbiased one, var * m / (m - 1)"))
-            name_the_mistake(got[k], expected[k], mistakes, atol=1e-12)
-            check_array(f"{what}: the new running {name}", got[k], expected[k], atol=1e-12)
+            check_array(f"{what}: the new running {name}", got[k], expected[k], atol=1e-12,
+                        mistakes=mistakes)
         if not (np.array_equal(given[0], running_mean) and np.array_equal(given[1],
                                                                           running_var)):
             raise Wrong(f"{what} changed the running_mean or running_var it was given: "
@@ -188,7 +183,7 @@ def check_batch_norm_backward(module):
         what = f"BatchNorm.backward (x of shape {shape})"
         xhat, inv_std = _statistics(x, (0, 2, 3), 1e-5)
         m = x.size // x.shape[1]
-        name_the_mistake(got, xt.grad, [
+        check_array(what, got, xt.grad, atol=1e-10, mistakes=[
             (_norm_backward(g, xhat, inv_std, (2, 3)), f"{what} takes its means over H and W "
              "only (axes (2, 3)), as instance norm's backward does: every x of a channel, in "
              "every image, moves the channel's mean and variance, so the means are over axes "
@@ -204,8 +199,7 @@ def check_batch_norm_backward(module):
                 axis=(0, 2, 3), keepdims=True)) * inv_std / (m - 1),
              f"{what} divides by m - 1: the variance is biased (divided by m), and so is its "
              "derivative, 2 (x - mean) / m"),
-        ], atol=1e-10)
-        check_array(what, got, xt.grad, atol=1e-10)
+        ])
     x = nn.Tensor(rng.standard_normal((2, 2, 2, 3)) * 2 + 1, requires_grad=True)
     check_gradients(lambda a: module.BatchNorm()(a), [x], ("x",))
 

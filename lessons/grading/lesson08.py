@@ -7,7 +7,7 @@ import numpy as np
 
 import nn
 
-from .core import Wrong, check_array, check_tuple, name_the_mistake
+from .core import check_array, check_tuple, name_the_mistake
 
 MODULE = "ex08_optimizers"
 POINTS = {"8.1": 2, "8.2": 2, "8.3": 3}

@@ -7,7 +7,7 @@ import nn
 import nn.functional as F
 from cyclegan import CycleGAN, ResnetGenerator
 
-from .core import Wrong, check_loss_tensor, check_number, name_the_mistake
+from .core import Wrong, check_loss_tensor, check_number
 
 MODULE = "ex10_cyclegan"
 POINTS = {"10.1": 3, "10.2": 2, "10.3": 2}
@@ -57,11 +57,9 @@ def check_generator_objective(module):
         check_loss_tensor(what, loss, reaches="the generators")
         with nn.no_grad():
             expected = model.generator_loss(a, b)[0].item()
-            name_the_mistake(loss.data.reshape(()), expected,
-                             _objective_mistakes(model, a, b, lam_a, lam_b, lam_idt, what),
-                             atol=1e-10)
+            mistakes = _objective_mistakes(model, a, b, lam_a, lam_b, lam_idt, what)
         check_number(what + ", compared with CycleGAN.generator_loss", loss.data, expected,
-                     atol=1e-10)
+                     atol=1e-10, mistakes=mistakes)
         loss.backward()
         for name in ("G_A", "G_B"):
             if getattr(model, name).parameters()[0].grad is None:
@@ -139,7 +137,8 @@ def check_parameter_count(module):
             raise Wrong(f"{what} returned {type(got).__name__}: a count is an int")
         net = ResnetGenerator(c_in, c_out, ngf, n_blocks)
         expected = sum(int(p.data.size) for p in net.parameters())
-        name_the_mistake(got, expected, [
+        check_number(what + ", compared with the parameters of ResnetGenerator", got, expected,
+                     atol=0, rtol=0, mistakes=[
             (_count(ngf, n_blocks, c_in, c_out, bias=0), f"{what} = {got} counts no biases: "
              "every convolution has one per output channel"),
             (_count(ngf, n_blocks, c_in, c_out, convs_per_block=1), f"{what} = {got} counts one "
@@ -148,9 +147,7 @@ def check_parameter_count(module):
              "scale and a shift per instance-norm channel; here instance norm has no parameters "
              "(affine=False)"),
             (_count(ngf, n_blocks, c_in, c_out, kernel_7=3), f"{what} = {got} treats the first "
-             "and last convolutions as 3x3; they are 7x7")], atol=0, rtol=0)
-        check_number(what + ", compared with the parameters of ResnetGenerator", got, expected,
-                     atol=0, rtol=0)
+             "and last convolutions as 3x3; they are 7x7")])
 
 
 CHECKS = {"10.1": check_generator_objective, "10.2": check_pool_query,
