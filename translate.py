@@ -234,8 +234,7 @@ def _header_size(path, resize):
         with Image.open(path) as image:
             w, h = image.size
     if resize:
-        scale = resize / min(w, h)
-        w, h = max(1, round(w * scale)), max(1, round(h * scale))
+        w, h = data.scaled_size((w, h), resize)
     return h, w
 
 
