@@ -94,8 +94,8 @@ def check_generator(state, architecture, source, stream=None):
                  if k not in expected]
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ValueError(f"{source} does not fit {describe_architecture(architecture)}, the "
-                         "architecture read from it: " + "; ".join(problems[:3]) + more)
+        raise ValueError(f"{source} does not fit {describe_architecture(generator.architecture)}"
+                         ", the architecture read from it: " + "; ".join(problems[:3]) + more)
     return generator
 
 
