@@ -32,12 +32,33 @@ FENCE = re.compile(r"^```(\w*)\s*$")
 FIGURE = re.compile(r"!\[[^\]]*\]\(figures/([\w.-]+\.png)\)")
 RAISES = re.compile(r"#\s*This raises (\w+)")
 
-__all__ = ["lesson_files", "parse", "notebook", "write_notebooks", "main"]
+__all__ = ["lesson_files", "blocks", "parse", "notebook", "write_notebooks", "main"]
 
 
 def lesson_files(lessons_dir=LESSONS_DIR):
     """The lessons' file names, NN_name.md, in order."""
     return sorted(n for n in os.listdir(lessons_dir) if re.match(r"\d\d_.*\.md$", n))
+
+
+def blocks(text, name="lesson"):
+    """The fenced blocks of a lesson's text, in order: (language, line number of the block's
+    first code line, its source ending in a newline). A block opens with ```language (or a
+    bare ```) alone on its line and closes at the next line that starts with ```. Raises
+    ValueError naming the line of a block that is never closed."""
+    found, lines, i = [], text.split("\n"), 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and not lines[end].startswith("```"):
+            end += 1
+        if end == len(lines):
+            raise ValueError(f"{name}: the block opened at line {i + 1} is never closed")
+        found.append((m.group(1), i + 2, "\n".join(lines[i + 1:end]) + "\n"))
+        i = end + 1
+    return found
 
 
 def parse(text, name="lesson"):
@@ -48,33 +69,19 @@ def parse(text, name="lesson"):
     naming the line of a block that is never closed.
     """
     lines = text.split("\n")
-    parts, markdown, i = [], [], 0
+    parts, after = [], 0   # after: the index of the first line not yet in a part
 
-    def flush():
-        chunk = "\n".join(markdown).strip("\n")
+    def markdown(chunk):
+        chunk = "\n".join(chunk).strip("\n")
         if chunk:
             parts.append(("markdown", chunk))
-        markdown.clear()
 
-    while i < len(lines):
-        m = FENCE.match(lines[i])
-        if not m:
-            markdown.append(lines[i])
-            i += 1
-            continue
-        end = i + 1
-        while end < len(lines) and not lines[end].startswith("```"):
-            end += 1
-        if end == len(lines):
-            raise ValueError(f"{name}: the block opened at line {i + 1} is never closed")
-        body = "\n".join(lines[i + 1:end])
-        if m.group(1) in ("python", "output"):
-            flush()
-            parts.append((m.group(1), body))
-        else:
-            markdown.extend(lines[i:end + 1])
-        i = end + 1
-    flush()
+    for language, first, source in blocks(text, name):
+        if language in ("python", "output"):
+            markdown(lines[after:first - 2])         # up to the opening fence
+            parts.append((language, source[:-1]))
+            after = first + source.count("\n")       # past the closing fence
+    markdown(lines[after:])
     return parts
 
 
