@@ -94,8 +94,8 @@ def check_generator(state, architecture, source, stream=None):
                  if k not in expected]
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ValueError(f"{source} does not fit {describe_architecture(architecture)}, the "
-                         "architecture read from it: " + "; ".join(problems[:3]) + more)
+        raise ValueError(f"{source} does not fit {describe_architecture(generator.architecture)}"
+                         ", the architecture read from it: " + "; ".join(problems[:3]) + more)
     return generator
 
 
@@ -234,8 +234,7 @@ def _header_size(path, resize):
         with Image.open(path) as image:
             w, h = image.size
     if resize:
-        scale = resize / min(w, h)
-        w, h = max(1, round(w * scale)), max(1, round(h * scale))
+        w, h = data.scaled_size((w, h), resize)
     return h, w
 
 

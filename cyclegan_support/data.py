@@ -17,8 +17,8 @@ import numpy as np
 from nn.state import rng_state, set_rng_state
 
 __all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "to_rgb",
-           "unreadable_errors", "read_image", "load_folder", "to_model_range", "to_uint8",
-           "UnalignedLoader"]
+           "unreadable_errors", "scaled_size", "read_image", "load_folder", "to_model_range",
+           "to_uint8", "UnalignedLoader"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 LAYOUT = ("a dataset is a folder holding trainA/ and trainB/ (the images of each domain) and, "
@@ -72,6 +72,14 @@ def unreadable_errors():
     return (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
+def scaled_size(size, shorter_side):
+    """(width, height) of an image of ``size`` (width, height) scaled, aspect kept, to a
+    shorter side of ``shorter_side`` pixels (each side rounded, at least 1)."""
+    w, h = size
+    scale = shorter_side / min(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def read_image(path, load_size=None, shorter_side=None):
     """One image as uint8 (H, W, 3) RGB: (load_size, load_size, 3) when ``load_size`` is given,
     scaled to a shorter side of ``shorter_side`` pixels (aspect kept) when that is, else as is.
@@ -91,9 +99,7 @@ def read_image(path, load_size=None, shorter_side=None):
         if load_size is not None:
             image = image.resize((load_size, load_size), Image.BICUBIC)
         elif shorter_side is not None:
-            scale = shorter_side / min(image.size)
-            image = image.resize((max(1, round(image.width * scale)),
-                                  max(1, round(image.height * scale))), Image.BICUBIC)
+            image = image.resize(scaled_size(image.size, shorter_side), Image.BICUBIC)
         return np.asarray(image, dtype=np.uint8).copy()
 
 
