@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
+from cli import ROOT, TINY, assert_clean_error, run_main
 import cyclegan
 from cyclegan_support import training_io
 import nn
 import train
-from test_robustness import ROOT, TINY, assert_clean_error, finished_run, run_main  # finished_run: a fixture
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -71,11 +71,10 @@ def test_a_checkpoint_save_killed_midway_leaves_the_previous_one(finished_run, t
     assert_same_weights(final_weights(out), final_weights(finished_run))
 
 
-def test_resume_removes_what_a_save_killed_midway_left_behind(tmp_path, capsys):
+def test_resume_removes_what_a_save_killed_midway_left_behind(run_copy, capsys):
     """A SIGKILL mid-save leaves replace_atomically's temporary file; --resume deletes such
     files in the run folder and its samples, and nothing else."""
-    out = tmp_path / "run"
-    assert train.main(TINY + ["--out", str(out)]) == 0
+    out = run_copy
     (out / ".tmp-k1ll3d.npz").write_bytes(b"\0" * 3 * 2**20)
     (out / "samples" / ".tmp-x7.png").write_bytes(b"\0" * 2**19)
     (out / "notes.tmp").write_text("the user's own file")

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli import assert_clean_error, run_main
 import download
 import nn
 import train
@@ -23,7 +24,6 @@ import translate
 from cyclegan import ResnetGenerator, estimate_translation_memory
 from cyclegan_support import training_io
 from cyclegan_support.progress import Bar
-from test_robustness import assert_clean_error, run_main
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 ZIPPED, LEGACY = (os.path.join(FIXTURES, n) for n in ("tiny_G.pth", "tiny_G_legacy.pth"))

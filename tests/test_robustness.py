@@ -1,7 +1,8 @@
 """What a user can get wrong, and what can go wrong while training: every case ends in a clear
 message (status 2 for bad input, 1 for a fault; no traceback) or is handled, and no run is lost.
 
-Runs are tiny (ngf = ndf = 2, one residual block, 24-pixel crops, a handful of images).
+Runs are tiny (TINY in tests/cli.py: ngf = ndf = 2, one residual block, 24-pixel crops, a
+handful of images); the finished one that several tests start from is conftest.py's.
 """
 import errno
 import json
@@ -18,34 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli import ROOT, TINY, assert_clean_error, run_main
 import cyclegan
 from cyclegan_support import data, training_io
 import nn
 import train
 import translate
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--crop-size", "24", "--load-size", "28", "--ngf", "2", "--ndf", "2", "--n-blocks", "1",
-        "--n-train", "3", "--n-epochs", "1", "--n-epochs-decay", "1", "--batch-size", "2",
-        "--pool-size", "2", "--seed", "5"]
-
-
-def run_main(main, argv, capsys):
-    """(exit status, stdout, stderr) of ``main(argv)``, whether it returns or exits."""
-    try:
-        status = main(argv)
-    except SystemExit as e:
-        status = e.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_clean_error(status, err, *words, code=2):
-    assert status == code, err
-    assert "Traceback" not in err and "error: " in err
-    for word in words:
-        assert word in err, (word, err)
-
 
 def snapshot(folder):
     """{relative path: (bytes, mtime)} of every file under ``folder``."""
@@ -82,21 +61,6 @@ def make_dataset(root, n=3):
         for i in range(n):
             Image.fromarray(_image(hash(domain) % 100 + i)).save(root / domain / f"{i}.png")
     return root
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A finished tiny run (two epochs) of the built-in dataset; copy it before changing it."""
-    out = tmp_path_factory.mktemp("finished") / "run"
-    assert train.main(TINY + ["--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture
-def run_copy(finished_run, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(finished_run, copy)
-    return copy
 
 
 # --- bad input --------------------------------------------------------------------------------

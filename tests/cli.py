@@ -1,0 +1,30 @@
+"""The command-line programs as the tests run them: the options of a tiny training run, a
+program's exit status and output, and the check that a failure is a clean message."""
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A tiny run of train.py: ngf = ndf = 2, one residual block, 24-pixel crops, three images,
+# two epochs (one at the full rate, one decaying), batches of two.
+TINY = ["--crop-size", "24", "--load-size", "28", "--ngf", "2", "--ndf", "2", "--n-blocks", "1",
+        "--n-train", "3", "--n-epochs", "1", "--n-epochs-decay", "1", "--batch-size", "2",
+        "--pool-size", "2", "--seed", "5"]
+
+
+def run_main(main, argv, capsys):
+    """(exit status, stdout, stderr) of ``main(argv)``, whether it returns or exits."""
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = e.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_clean_error(status, err, *words, code=2):
+    """The program exited with ``code`` and an "error: " message holding every one of
+    ``words``, without a traceback."""
+    assert status == code, err
+    assert "Traceback" not in err and "error: " in err
+    for word in words:
+        assert word in err, (word, err)
