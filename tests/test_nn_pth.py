@@ -3,7 +3,6 @@
 The fixtures in tests/fixtures/ were written once by PyTorch (tests/fixtures/make_fixtures.py);
 PyTorch is not needed here.
 """
-import io
 import os
 import pickle
 import struct
@@ -12,9 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 
-import allocation
+import handmade
+from handmade import calling, legacy_pth, zip_pth
 import nn
-from nn.pth import LEGACY_MAGIC, LEGACY_PROTOCOL, _pickle_state, skip_instance_norm_statistics
+from nn.pth import _pickle_state, skip_instance_norm_statistics
 from cyclegan import ResnetGenerator
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -140,33 +140,6 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 
 # --- files that would run code ------------------------------------------------------------
 
-def zip_pth(path, pickle_bytes, storages=()):
-    """A zip-format .pth holding ``pickle_bytes`` as archive/data.pkl and raw storages."""
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("archive/data.pkl", pickle_bytes)
-        for key, data in storages:
-            archive.writestr(f"archive/data/{key}", data)
-    return path
-
-
-def legacy_pth(path, pickle_bytes, keys=(), storages=(), first=None):
-    """A legacy .pth: magic, protocol, system info, ``pickle_bytes``, the storage keys, then
-    each storage as an 8-byte count and its bytes (``storages`` is [(count, bytes)])."""
-    head = first if first is not None else pickle.dumps(LEGACY_MAGIC, protocol=2)
-    parts = [head, pickle.dumps(LEGACY_PROTOCOL, protocol=2),
-             pickle.dumps({"protocol_version": LEGACY_PROTOCOL, "little_endian": True,
-                           "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2),
-             pickle_bytes, pickle.dumps(list(keys), protocol=2)]
-    parts += [struct.pack("<q", count) + data for count, data in storages]
-    path.write_bytes(b"".join(parts))
-    return path
-
-
-def calling(module, name, argument):
-    """A protocol-0 pickle that calls module.name(argument) when loaded (GLOBAL, REDUCE)."""
-    return f"c{module}\n{name}\n(V{argument}\ntR.".encode()
-
-
 PAYLOADS = [("os", "system", "touch {marker}"),
             ("builtins", "eval", "open({marker!r}, 'w').close()"),
             ("posix", "system", "touch {marker}")]
@@ -270,7 +243,7 @@ def test_wrong_magic_number_and_other_files_are_refused(tmp_path):
 
 def refused_without_allocating(path, match):
     """nn.load_pth refuses ``path`` with ``match``, before allocating what it declares."""
-    allocation.refused_without_allocating(nn.load_pth, path, nn.PthError, match)
+    handmade.refused_without_allocating(nn.load_pth, path, nn.PthError, match)
 
 
 @pytest.mark.parametrize("numel", (10 ** 12, 50 * 2 ** 20))  # 3.6 TiB, and 200 MiB: allocatable

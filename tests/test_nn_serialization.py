@@ -1,5 +1,4 @@
 """nn.save / nn.load: round trips, refusal of pickled objects, atomic replacement."""
-import io
 import os
 import struct
 import zipfile
@@ -7,7 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-import allocation
+import handmade
+from handmade import npz_declaring
 import nn
 
 
@@ -87,19 +87,9 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 
 # --- files that declare more than they hold --------------------------------------------------
 
-def npz_declaring(path, shape, descr="<f4", data=b"\x00" * 16, compression=zipfile.ZIP_STORED):
-    """An .npz whose one member 'w.npy' declares ``shape`` of ``descr`` but holds ``data``."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False,
-                                                  "shape": shape})
-    with zipfile.ZipFile(path, "w", compression) as archive:
-        archive.writestr("w.npy", header.getvalue() + data)
-    return path
-
-
 def refused_without_allocating(path, match):
     """nn.load refuses ``path`` with ``match``, before allocating what it declares."""
-    allocation.refused_without_allocating(nn.load, path, ValueError, match)
+    handmade.refused_without_allocating(nn.load, path, ValueError, match)
 
 
 @pytest.mark.parametrize("count", (10 ** 12, 50 * 2 ** 20))  # 3.6 TiB, and 200 MiB: allocatable

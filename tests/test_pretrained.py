@@ -8,7 +8,6 @@ PyTorch is not needed: the .pth files are the fixtures it wrote once (tests/fixt
 import io
 import os
 import shutil
-import struct
 import zipfile
 import zlib
 
@@ -18,6 +17,7 @@ from PIL import Image
 
 from cli import assert_clean_error, run_main
 import download
+import handmade
 import nn
 import train
 import translate
@@ -143,11 +143,10 @@ def damaged(tmp_path, kind):
     elif kind == "not a weights file":
         path.write_bytes(b"GIF89a" + bytes(100))
     elif kind == "os.system":
-        path.write_bytes(f"cos\nsystem\n(V touch {tmp_path / 'ran'}\ntR.".encode())
+        path.write_bytes(handmade.calling("os", "system", f"touch {tmp_path / 'ran'}"))
     elif kind == "builtins.eval in a zip":
-        with zipfile.ZipFile(path, "w") as archive:
-            command = f"open({str(tmp_path / 'ran')!r}, 'w')"
-            archive.writestr("archive/data.pkl", f"cbuiltins\neval\n(V{command}\ntR.".encode())
+        command = f"open({str(tmp_path / 'ran')!r}, 'w')"
+        handmade.zip_pth(path, handmade.calling("builtins", "eval", command))
     return path
 
 
@@ -170,11 +169,7 @@ def test_bad_pytorch_files_get_a_message(tmp_path, capsys, kind, words):
 
 def npz_declaring_a_terabyte(path):
     """A 1 KB .npz whose member header declares 10^12 float32s (3.6 TiB)."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
-                                                  "shape": (10 ** 12,)})
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("model.1.weight.npy", header.getvalue() + b"\x00" * 512)
+    handmade.npz_declaring(path, (10 ** 12,), data=b"\x00" * 512, name="model.1.weight")
     assert os.path.getsize(path) < 1024
     return path
 
@@ -198,22 +193,16 @@ def test_an_npz_declaring_more_than_it_holds_train_resume(tmp_path, capsys):
 
 @pytest.mark.parametrize("layout", ("zip", "legacy"))
 def test_a_pth_declaring_more_than_it_holds(tmp_path, capsys, layout):
-    from nn.pth import LEGACY_MAGIC, _pickle_state
-    import pickle
+    from nn.pth import _pickle_state
 
     numel = 10 ** 12
     pickled = _pickle_state([("model.1.weight", "FloatStorage", numel, (numel,))],
                             legacy=layout == "legacy")
     path = tmp_path / "big.pth"
     if layout == "zip":
-        with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("archive/data.pkl", pickled)
-            archive.writestr("archive/data/0", b"\x00" * 64)
+        handmade.zip_pth(path, pickled, [("0", b"\x00" * 64)])
     else:
-        path.write_bytes(b"".join([pickle.dumps(LEGACY_MAGIC, protocol=2),
-                                   pickle.dumps(1001, protocol=2), pickle.dumps({}, protocol=2),
-                                   pickled, pickle.dumps(["0"], protocol=2),
-                                   struct.pack("<q", numel), b"\x00" * 64]))
+        handmade.legacy_pth(path, pickled, ["0"], [(numel, b"\x00" * 64)])
     photo(tmp_path / "p.png", 8, 8)
     status, _, err = translate_cli(capsys, path, tmp_path / "p.png", tmp_path / "t")
     declared = f"{4 * numel} bytes declared" if layout == "zip" else f"declares {numel} elements"
@@ -246,18 +235,11 @@ def test_the_smallest_side_is_the_one_that_works():
 def huge_png(path, h, w):
     """A valid h x w black RGB PNG written row by row: a few hundred KB, never h*w*3 bytes
     in memory."""
-    def chunk(kind, body):
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
-
     compressor, parts, row = zlib.compressobj(9), [], b"\x00" * (1 + 3 * w)
     for _ in range(h):
         parts.append(compressor.compress(row))
     parts.append(compressor.flush())
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
-    return path
+    return handmade.png(path, w, h, 8, 2, b"".join(parts))
 
 
 def test_a_12000_pixel_photo_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
@@ -350,8 +332,8 @@ def test_download_a_pretrained_generator_from_a_local_address(tmp_path, weights)
 def test_a_downloaded_file_that_is_no_generator_is_deleted(tmp_path, capsys):
     served = tmp_path / "served"
     served.mkdir()
-    (served / "style_monet.pth").write_bytes(f"cos\nsystem\n(Vtouch {tmp_path / 'ran'}\ntR."
-                                             .encode())
+    (served / "style_monet.pth").write_bytes(handmade.calling("os", "system",
+                                                             f"touch {tmp_path / 'ran'}"))
     status, _, err = run_main(download.main, ["--pretrained", "style_monet", "--root",
                                               str(tmp_path / "p"), "--base-url",
                                               served.as_uri()], capsys)

@@ -10,7 +10,6 @@ import os
 import shlex
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import zlib
@@ -22,6 +21,7 @@ from PIL import Image
 from cli import ROOT, TINY, assert_clean_error, run_main
 import cyclegan
 from cyclegan_support import data, training_io
+import handmade
 import nn
 import train
 import translate
@@ -41,14 +41,7 @@ def _png16(path, pixels, color_type):
     """A 16-bit PNG written by hand (Pillow cannot write 16-bit RGB): color_type 0 grey, 2 RGB."""
     h, w = pixels.shape[:2]
     raw = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(h))
-
-    def chunk(kind, body):
-        return (struct.pack(">I", len(body)) + kind + body +
-                struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
-    header = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-                + chunk(b"IEND", b""))
+    handmade.png(path, w, h, 16, color_type, zlib.compress(raw))
 
 
 def _image(seed, h=30, w=40):
