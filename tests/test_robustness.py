@@ -4,12 +4,9 @@ message (status 2 for bad input, 1 for a fault; no traceback) or is handled, and
 Runs are tiny (TINY in tests/cli.py: ngf = ndf = 2, one residual block, 24-pixel crops, a
 handful of images); the finished one that several tests start from is conftest.py's.
 """
-import errno
 import json
 import os
-import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import zlib
@@ -20,7 +17,7 @@ from PIL import Image
 
 from cli import ROOT, TINY, assert_clean_error, run_main
 import cyclegan
-from cyclegan_support import data, training_io
+from cyclegan_support import data
 import handmade
 import nn
 import train
