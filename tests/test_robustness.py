@@ -307,22 +307,31 @@ def test_pickled_checkpoints_are_refused_unread(run_copy, tmp_path, capsys):
     assert snapshot(run_copy) == before
 
 
+def run_without_a_device(tmp_path, program, argv, device_count):
+    """``python program argv`` where ``import cupy`` finds a CuPy whose
+    cuda.runtime.getDeviceCount() runs the statement ``device_count`` (which raises, or
+    answers 0): the completed process."""
+    fake = tmp_path / "fake"
+    (fake / "cupy").mkdir(parents=True)
+    (fake / "cupy" / "__init__.py").write_text(
+        "class CUDARuntimeError(RuntimeError):\n    pass\n"
+        "class runtime:\n    @staticmethod\n    def getDeviceCount():\n"
+        f"        {device_count}\n"
+        "class cuda:\n    runtime = runtime\n")
+    return subprocess.run([sys.executable, program, *argv], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(fake)}, capture_output=True,
+                          text=True, timeout=60)
+
+
 def test_gpu_without_cupy_or_without_a_device(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` raises ImportError
     status, _, err = run_main(train.main, ["--gpu", "--out", str(out)], capsys)
     assert_clean_error(status, err, "not installed", "pip install cupy-cuda12x")
     # Without a device, through the real entry point: a fake CuPy whose runtime finds no GPU.
-    fake = tmp_path / "fake"
-    (fake / "cupy").mkdir(parents=True)
-    (fake / "cupy" / "__init__.py").write_text(
-        "class CUDARuntimeError(RuntimeError):\n    pass\n"
-        "class runtime:\n    @staticmethod\n    def getDeviceCount():\n"
-        "        raise CUDARuntimeError('cudaErrorNoDevice: no CUDA-capable device is detected')\n"
-        "class cuda:\n    runtime = runtime\n")
-    done = subprocess.run([sys.executable, "train.py", "--gpu", "--out", str(out)], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(fake)}, capture_output=True,
-                          text=True, timeout=60)
+    done = run_without_a_device(tmp_path, "train.py", ["--gpu", "--out", str(out)],
+                                "raise CUDARuntimeError('cudaErrorNoDevice: no CUDA-capable "
+                                "device is detected')")
     assert_clean_error(done.returncode, done.stderr, "no CUDA device", "cudaErrorNoDevice",
                        "nvidia-smi", "without --gpu")
     assert not out.exists()
@@ -333,14 +342,7 @@ def test_translate_gpu_gives_the_same_hints_as_train(tmp_path, capsys, monkeypat
     monkeypatch.setitem(sys.modules, "cupy", None)
     status, _, err = run_main(translate.main, argv, capsys)
     assert_clean_error(status, err, "not installed", "pip install cupy-cuda12x", "without --gpu")
-    fake = tmp_path / "fake"
-    (fake / "cupy").mkdir(parents=True)
-    (fake / "cupy" / "__init__.py").write_text(
-        "class runtime:\n    @staticmethod\n    def getDeviceCount():\n        return 0\n"
-        "class cuda:\n    runtime = runtime\n")
-    done = subprocess.run([sys.executable, "translate.py", *argv], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(fake)}, capture_output=True,
-                          text=True, timeout=60)
+    done = run_without_a_device(tmp_path, "translate.py", argv, "return 0")
     assert_clean_error(done.returncode, done.stderr, "no CUDA device", "nvidia-smi",
                        "without --gpu")
 
