@@ -1,5 +1,7 @@
 """The command-line programs as the tests run them: the options of a tiny training run, a
-program's exit status and output, and the check that a failure is a clean message."""
+program's exit status and output, the check that a failure is a clean message, and a
+stream that is a terminal."""
+import io
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,3 +30,10 @@ def assert_clean_error(status, err, *words, code=2):
     assert "Traceback" not in err and "error: " in err
     for word in words:
         assert word in err, (word, err)
+
+
+class Terminal(io.StringIO):
+    """An output stream that says it is a terminal, where the programs draw progress bars."""
+
+    def isatty(self):
+        return True

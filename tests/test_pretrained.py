@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli import assert_clean_error, run_main
+from cli import Terminal, assert_clean_error, run_main
 import download
 import handmade
 import nn
@@ -282,11 +282,6 @@ def test_the_estimate_is_the_generators_at_the_padded_size():
 
 
 # --- the progress bar -----------------------------------------------------------------------
-
-class Terminal(io.StringIO):
-    def isatty(self):
-        return True
-
 
 def test_a_long_translation_shows_a_progress_bar():
     generator = ResnetGenerator(3, 3, ngf=2, n_blocks=1).eval()

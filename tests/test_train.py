@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli import Terminal
 from cyclegan_support import data, training_io
 from cyclegan_support.progress import Progress
 import nn
@@ -190,10 +191,6 @@ def test_gpu_without_cupy_exits_with_a_message(capsys, monkeypatch):
 
 
 def test_progress_is_a_bar_on_a_terminal_and_sparse_lines_in_a_log():
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
     losses = {"D_A": 0.5, "G_A": 1.0}
     log, tty = io.StringIO(), Terminal()
     for stream in (log, tty):
