@@ -28,13 +28,19 @@ def tiny_config(out):
     return train.resolve_config(train.build_parser().parse_args(argv))
 
 
-@pytest.mark.parametrize("k", [2, 4])  # stop inside epoch 1, or inside epoch 2
-def test_resume_continues_exactly(tmp_path, k):
-    quiet = io.StringIO()
-    whole = train.Run(tiny_config(tmp_path / "whole"), stream=quiet, record_steps=True)
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory):
+    """The uninterrupted run that every split run is compared with (trained once)."""
+    whole = train.Run(tiny_config(tmp_path_factory.mktemp("whole")), stream=io.StringIO(),
+                      record_steps=True)
     assert whole.run() is True
     assert len(whole.history) == 9  # 3 epochs of ceil(5 / 2) batches
+    return whole
 
+
+@pytest.mark.parametrize("k", [2, 4])  # stop inside epoch 1, or inside epoch 2
+def test_resume_continues_exactly(whole_run, tmp_path, k):
+    quiet = io.StringIO()
     first = train.Run(tiny_config(tmp_path / "split"), stream=quiet)
     assert first.run(stop_after=k) is False
     first.checkpoint()
@@ -44,8 +50,8 @@ def test_resume_continues_exactly(tmp_path, k):
     assert second.run() is True
     assert len(second.history) == 9 - k
     # Identical losses, step by step, and identical weights at the end.
-    assert second.history == whole.history[k:]
-    end_whole, end_split = whole.model.state_dict(), second.model.state_dict()
+    assert second.history == whole_run.history[k:]
+    end_whole, end_split = whole_run.model.state_dict(), second.model.state_dict()
     assert end_whole.keys() == end_split.keys()
     for name in end_whole:
         np.testing.assert_array_equal(nn.to_host(end_split[name]), nn.to_host(end_whole[name]),
