@@ -58,22 +58,18 @@ def random_transposed(rng, stride_one=False, few_inputs=False):
     return x, weight, stride, tuple(padding), tuple(output_padding)
 
 
-def on(xp, *arrays):
-    return [a if xp is np else xp.asarray(a) for a in arrays]
-
-
 # --- the plain definitions against the naive loops -----------------------------------------------
 
-def test_plain_conv2d_and_its_weight_grad_follow_the_definition(xp):
+def test_plain_conv2d_and_its_weight_grad_follow_the_definition(to_xp):
     rng = np.random.default_rng(0)
     for _ in range(4):
         x, w, stride, padding = random_conv(rng)
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         want = naive_conv2d(x, w, np.zeros(w.shape[0]), stride, padding)
         assert_same(plain.conv2d_plain(xd, wd, stride, padding), want, "conv2d_plain")
         # <conv(x), g> is linear in the weight: its gradient is the weight gradient.
         g = rng.standard_normal(want.shape)
-        gw = nn.to_host(plain.conv2d_weight_grad_plain(xd, *on(xp, g), w.shape[2:], stride, padding))
+        gw = nn.to_host(plain.conv2d_weight_grad_plain(xd, to_xp(g), w.shape[2:], stride, padding))
         for idx in [tuple(rng.integers(0, s) for s in w.shape) for _ in range(3)]:
             unit = np.zeros_like(w)
             unit[idx] = 1.0
@@ -81,25 +77,25 @@ def test_plain_conv2d_and_its_weight_grad_follow_the_definition(xp):
             assert abs(gw[idx] - direct) < 1e-10
 
 
-def test_plain_conv_transpose2d_follows_the_definition(xp):
+def test_plain_conv_transpose2d_follows_the_definition(to_xp):
     rng = np.random.default_rng(1)
     for _ in range(4):
         x, w, stride, padding, output_padding = random_transposed(rng)
         want = naive_conv_transpose2d(x, w, np.zeros(w.shape[1]), stride, padding, output_padding)
-        got = plain.conv_transpose2d_plain(*on(xp, x, w), stride, padding, output_padding)
+        got = plain.conv_transpose2d_plain(to_xp(x), to_xp(w), stride, padding, output_padding)
         assert_same(got, want, f"conv_transpose2d_plain {stride} {padding} {output_padding}")
 
 
 # --- conv2d ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("few_outputs", [False, True])
-def test_conv2d_by_scatter(xp, few_outputs):
+def test_conv2d_by_scatter(to_xp, few_outputs):
     rng = np.random.default_rng(2)
     chosen = 0
     for _ in range(CASES):
         x, w, _, padding = random_conv(rng, stride_one=True, few_outputs=few_outputs)
         chosen += roads.scatter_pays(x.shape, w.shape, (1, 1), padding)
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         assert_same(roads.conv2d_by_scatter(xd, wd, padding),
                     plain.conv2d_plain(xd, wd, (1, 1), padding), f"scatter {x.shape} {w.shape}")
     if few_outputs:
@@ -128,7 +124,7 @@ def band_cases(rng, transposed):
 
 @pytest.mark.parametrize("inner", ["plain", "whole"])
 @pytest.mark.parametrize("transposed", [False, True])
-def test_in_bands(xp, inner, transposed):
+def test_in_bands(to_xp, inner, transposed):
     """Bands of any height give the plain road's result, whichever road computes a band."""
     if transposed:
         road, reference = roads.conv_transpose2d_in_bands, plain.conv_transpose2d_plain
@@ -137,7 +133,7 @@ def test_in_bands(xp, inner, transposed):
         road, reference = roads.conv2d_in_bands, plain.conv2d_plain
         inner_road = plain.conv2d_whole if inner == "whole" else reference
     for x, w, rest, rows in band_cases(np.random.default_rng(7 if transposed else 3), transposed):
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         assert_same(road(xd, wd, *rest, inner_road, rows=rows), reference(xd, wd, *rest),
                     f"bands of {rows} rows, {x.shape} {w.shape} {rest}")
 
@@ -145,14 +141,14 @@ def test_in_bands(xp, inner, transposed):
 # --- conv_transpose2d --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("few_inputs", [False, True])
-def test_conv_transpose2d_by_flipped_kernel(xp, few_inputs):
+def test_conv_transpose2d_by_flipped_kernel(to_xp, few_inputs):
     rng = np.random.default_rng(4)
     chosen = 0
     for _ in range(CASES):
         x, w, _, padding, _ = random_transposed(rng, stride_one=True, few_inputs=few_inputs)
         padding = (min(padding[0], w.shape[2] - 1), min(padding[1], w.shape[3] - 1))
         chosen += roads.flipped_kernel_pays(x.shape, w.shape, (1, 1), padding)
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         assert_same(roads.conv_transpose2d_by_flipped_kernel(xd, wd, padding, plain.conv2d_plain),
                     plain.conv_transpose2d_plain(xd, wd, (1, 1), padding),
                     f"flipped kernel {x.shape} {w.shape} {padding}")
@@ -160,21 +156,21 @@ def test_conv_transpose2d_by_flipped_kernel(xp, few_inputs):
         assert chosen >= CASES // 2, "the cases meant to choose the flipped kernel do not"
 
 
-def test_conv_transpose2d_in_long_rows(xp):
+def test_conv_transpose2d_in_long_rows(to_xp):
     rng = np.random.default_rng(5)
     for _ in range(CASES):
         x, w, _, padding, _ = random_transposed(rng, stride_one=True)
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         assert_same(roads.conv_transpose2d_in_long_rows(xd, wd, padding),
                     plain.conv_transpose2d_plain(xd, wd, (1, 1), padding),
                     f"long rows {x.shape} {w.shape} {padding}")
 
 
-def test_conv_transpose2d_into_crop(xp):
+def test_conv_transpose2d_into_crop(to_xp):
     rng = np.random.default_rng(6)
     for _ in range(CASES):
         x, w, stride, padding, output_padding = random_transposed(rng)
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         assert_same(roads.conv_transpose2d_into_crop(xd, wd, stride, padding, output_padding),
                     plain.conv_transpose2d_plain(xd, wd, stride, padding, output_padding),
                     f"into crop {x.shape} {w.shape} {stride} {padding} {output_padding}")
@@ -183,7 +179,7 @@ def test_conv_transpose2d_into_crop(xp):
 # --- weight gradient ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("few_outputs", [False, True])
-def test_weight_grad_by_shifted_gradient(xp, few_outputs):
+def test_weight_grad_by_shifted_gradient(to_xp, few_outputs):
     rng = np.random.default_rng(8)
     chosen = 0
     for _ in range(CASES):
@@ -191,7 +187,7 @@ def test_weight_grad_by_shifted_gradient(xp, few_outputs):
         oh, ow = (plain.output_size(s, k, 1, p) for s, k, p in zip(x.shape[2:], w.shape[2:], padding))
         g = rng.standard_normal((x.shape[0], w.shape[0], oh, ow))
         chosen += roads.shifted_gradient_pays(x.shape, g.shape, (1, 1), padding)
-        xd, gd = on(xp, x, g)
+        xd, gd = to_xp(x), to_xp(g)
         assert_same(roads.weight_grad_by_shifted_gradient(xd, gd, w.shape[2:], padding),
                     plain.conv2d_weight_grad_plain(xd, gd, w.shape[2:], (1, 1), padding),
                     f"shifted gradient {x.shape} {w.shape} {padding}")
@@ -199,14 +195,14 @@ def test_weight_grad_by_shifted_gradient(xp, few_outputs):
         assert chosen >= CASES // 2, "the cases meant to choose the shifted gradient do not"
 
 
-def test_weight_grad_from_saved_columns(xp):
+def test_weight_grad_from_saved_columns(to_xp):
     rng = np.random.default_rng(9)
     for _ in range(CASES):
         x, w, stride, padding = random_conv(rng)
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         saved = {}
         y = plain.conv2d_plain(xd, wd, stride, padding, saved)
-        gd, = on(xp, rng.standard_normal(y.shape))
+        gd = to_xp(rng.standard_normal(y.shape))
         assert_same(roads.weight_grad_from_saved_columns(saved["columns"], gd, w.shape[2:]),
                     plain.conv2d_weight_grad_plain(xd, gd, w.shape[2:], stride, padding),
                     f"saved columns {x.shape} {w.shape} {stride} {padding}")
@@ -215,7 +211,7 @@ def test_weight_grad_from_saved_columns(xp):
 # --- the roads F takes -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("band_numbers", [None, 50])
-def test_what_F_runs_equals_the_plain_road(xp, band_numbers, monkeypatch):
+def test_what_F_runs_equals_the_plain_road(to_xp, band_numbers, monkeypatch):
     """conv2d_array, conv_transpose2d_array and conv2d_weight_grad, whichever road they
     take, give the plain results; with a tiny band budget every case goes through bands."""
     if band_numbers is not None:
@@ -224,17 +220,17 @@ def test_what_F_runs_equals_the_plain_road(xp, band_numbers, monkeypatch):
     banded = 0
     for case in range(2 * CASES):
         x, w, stride, padding = random_conv(rng, stride_one=case % 2 == 0, few_outputs=case % 3 == 0)
-        xd, wd = on(xp, x, w)
+        xd, wd = to_xp(x), to_xp(w)
         banded += roads.bands_pay_conv2d(x.shape, w.shape, stride, padding)
         want = plain.conv2d_plain(xd, wd, stride, padding)
         assert_same(plain.conv2d_array(xd, wd, stride, padding), want, "conv2d_array")
-        gd, = on(xp, rng.standard_normal(want.shape))
+        gd = to_xp(rng.standard_normal(want.shape))
         assert_same(plain.conv2d_weight_grad(xd, gd, w.shape[2:], stride, padding),
                     plain.conv2d_weight_grad_plain(xd, gd, w.shape[2:], stride, padding),
                     "conv2d_weight_grad")
         xt, wt, stride, padding, output_padding = random_transposed(
             rng, stride_one=case % 2 == 0, few_inputs=case % 3 == 0)
-        xd, wd = on(xp, xt, wt)
+        xd, wd = to_xp(xt), to_xp(wt)
         banded += roads.bands_pay_transposed(xt.shape, wt.shape, stride, padding)
         assert_same(plain.conv_transpose2d_array(xd, wd, stride, padding, output_padding),
                     plain.conv_transpose2d_plain(xd, wd, stride, padding, output_padding),
