@@ -26,32 +26,18 @@ import traceback
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script: python tests/test_lessons.py --figures
+    sys.path.insert(0, ROOT)
+
+from lessons.notebooks import FIGURE, RAISES, blocks, lesson_files  # noqa: E402 (after the path)
+
 LESSONS_DIR = os.path.join(ROOT, "lessons")
-LESSONS = sorted(n for n in os.listdir(LESSONS_DIR) if re.match(r"\d\d_.*\.md$", n)) \
-    if os.path.isdir(LESSONS_DIR) else []
-RAISES = re.compile(r"#\s*This raises (\w+)")
-FIGURE = re.compile(r"!\[[^\]]*\]\(figures/([\w.-]+\.png)\)")
+LESSONS = lesson_files(LESSONS_DIR) if os.path.isdir(LESSONS_DIR) else []
 
 
 def read_blocks(path):
     """Fenced blocks of a Markdown file: a list of (language, first code line, source)."""
-    blocks, lines = [], open(path, encoding="utf-8").read().split("\n")
-    i = 0
-    while i < len(lines):
-        m = re.match(r"^```(\w*)\s*$", lines[i])
-        if not m:
-            i += 1
-            continue
-        start, body = i + 2, []
-        i += 1
-        while i < len(lines) and not lines[i].startswith("```"):
-            body.append(lines[i])
-            i += 1
-        if i == len(lines):
-            raise ValueError(f"{path}: the block opened at line {start - 1} is never closed")
-        blocks.append((m.group(1), start, "\n".join(body) + "\n"))
-        i += 1
-    return blocks
+    return blocks(open(path, encoding="utf-8").read(), path)
 
 
 def _raised_as(error, name):
