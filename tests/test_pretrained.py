@@ -92,6 +92,28 @@ def test_a_pytorch_file_that_is_no_generator(tmp_path, capsys, name, state, word
     assert_clean_error(status, err, path, *words)
 
 
+def test_an_npz_generator_that_is_no_generator_is_a_message(tmp_path, capsys):
+    """A 1-d first weight and no recorded architecture: the shapes cannot describe a ResNet
+    generator, and the answer is a message, not an IndexError from reading them."""
+    nn.save(str(tmp_path / "G.npz"), {"model.1.weight": np.zeros(3, np.float32)})
+    photo(tmp_path / "p.png", 8, 8)
+    status, _, err = translate_cli(capsys, tmp_path / "G.npz", tmp_path / "p.png", tmp_path / "t")
+    assert_clean_error(status, err, "holds no ResNet generator", "model.1.weight")
+
+
+def test_a_recorded_architecture_missing_a_field_is_a_message(tmp_path, capsys):
+    """A generator file whose record leaves out ngf is compared with ResnetGenerator's default
+    (64) and refused with the mismatch, not with a bare KeyError 'ngf'."""
+    generator = ResnetGenerator(3, 3, ngf=4, n_blocks=2)
+    training_io.save_generator(str(tmp_path / "G.npz"), generator)
+    state = nn.load(str(tmp_path / "G.npz"))
+    state["architecture"] = np.array('{"input_nc": 3, "output_nc": 3, "n_blocks": 2}')
+    nn.save(str(tmp_path / "G.npz"), state)
+    photo(tmp_path / "p.png", 8, 8)
+    status, _, err = translate_cli(capsys, tmp_path / "G.npz", tmp_path / "p.png", tmp_path / "t")
+    assert_clean_error(status, err, "does not fit a ResNet generator with ngf 64")
+
+
 def test_export_to_pytorch_and_back(tmp_path, capsys):
     generator = ResnetGenerator(3, 3, ngf=4, n_blocks=1, rng=np.random.default_rng(3))
     training_io.save_generator(tmp_path / "G_A.npz", generator)
