@@ -32,17 +32,21 @@ loads with load_state_dict, or an .npz generator file for this project.
 import argparse
 import os
 import sys
+import warnings
+import zipfile
 
 import numpy as np
 
 import nn
+from nn.serialization import replace_atomically
 from cyclegan_support import data, training_io
 from cyclegan_support.device import select_device
 from cyclegan_support.progress import Bar
 
 __all__ = ["is_pytorch_file", "describe_architecture", "read_generator", "load_generator",
            "check_generator", "smallest_side", "padded_size", "layer_plan",
-           "estimate_peak_bytes", "available_memory", "translate_image", "export", "main"]
+           "estimate_peak_bytes", "available_memory", "translate_image", "existing_kind",
+           "export", "output_paths", "main"]
 
 GIB = 2 ** 30
 
@@ -122,9 +126,49 @@ def load_generator(path, direction="AtoB", device="cpu", stream=None):
     return generator.to(device).eval()
 
 
+def existing_kind(target):
+    """None when ``target`` does not exist or is a generator file of the kind ``export`` would
+    write there (an .npz generator file for a name ending in .npz, else a PyTorch .pth
+    holding a ResNet generator); otherwise what it is, as a phrase ("a training checkpoint
+    ..."), so that an export never replaces a file of another kind."""
+    if not os.path.lexists(target):
+        return None
+    problem = data.not_a_file_or_folder(target)
+    if problem is not None:
+        return problem
+    if os.path.isdir(target):
+        return "a folder"
+    if os.fspath(target).lower().endswith(".npz"):
+        try:
+            with zipfile.ZipFile(target) as archive:
+                names = set(archive.namelist())
+        except (OSError, zipfile.BadZipFile):
+            return "a file that is not an .npz archive"
+        if "train.config.npy" in names:
+            return ("a training checkpoint (both generators, both discriminators and the "
+                    "optimizers' state: what train.py --resume continues from)")
+        if names & {training_io.ARCHITECTURE_KEY + ".npy", "model.1.weight.npy"}:
+            return None
+        return "an .npz file that holds no generator"
+    try:  # whatever makes reading it fail, it is not a generator .pth
+        training_io.architecture_from_shapes(nn.load_pth(target), target)
+    except Exception:
+        return "a file that holds no PyTorch generator"
+    return None
+
+
 def export(source, target, direction="AtoB", stream=None):
     """Write the generator of ``source`` to ``target``: a PyTorch .pth (zip format), or an
-    .npz generator file that records its architecture."""
+    .npz generator file that records its architecture. A ``target`` that exists must be a
+    generator file of that kind (``existing_kind``): anything else is refused with a
+    ValueError, before ``source`` is read."""
+    kind = existing_kind(target)
+    if kind is not None:
+        written = "an .npz generator file" if os.fspath(target).lower().endswith(".npz") \
+            else "a PyTorch .pth generator"
+        raise ValueError(f"{target} already exists and is {kind}; the export would replace it "
+                         f"with {written}. Choose another OUT name, or move {target} away first "
+                         "if it is really meant to go")
     generator = load_generator(source, direction, stream=stream)
     if os.fspath(target).lower().endswith(".npz"):
         training_io.save_generator(target, generator)
@@ -225,16 +269,9 @@ def fitting_resize(generator, h, w, free):
 
 
 def _header_size(path, resize):
-    """(h, w) an image will have after --resize, read from its header (nothing decoded)."""
-    import warnings
-    from PIL import Image
-
-    with warnings.catch_warnings():  # a very large image: the memory estimate speaks for it
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as image:
-            w, h = image.size
-    if resize:
-        w, h = data.scaled_size((w, h), resize)
+    """(h, w) an image will have after --resize, read from its header (nothing decoded);
+    raises data.ImageTooLarge when it is too large to decode."""
+    w, h = data.image_size(path, resize)
     return h, w
 
 
@@ -260,8 +297,45 @@ def translate_image(generator, image, bar=None, label=""):
     return data.to_uint8(nn.to_host(y.data))[0, :h, :w]
 
 
-def _output_path(out, path):
-    return os.path.join(out, os.path.splitext(os.path.basename(path))[0] + ".png")
+def output_paths(paths, out):
+    """{input path: the PNG it is written to in ``out``}, the input's name with .png for its
+    extension. Raises ValueError, before anything is written, when two inputs would be written
+    to one file (a.png, a.jpg and a.PNG all give a.png; names that differ only in case are
+    one file on a case-insensitive disk)."""
+    targets = {path: os.path.join(out, os.path.splitext(os.path.basename(path))[0] + ".png")
+               for path in paths}
+    groups = {}
+    for path, target in targets.items():
+        groups.setdefault(target.lower(), []).append(path)
+    clashes = [group for group in groups.values() if len(group) > 1]
+    if clashes:
+        names = [os.path.basename(p) for p in clashes[0]]
+        more = f" (and {len(clashes) - 1} more such groups)" if len(clashes) > 1 else ""
+        raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} would all be written to "
+                         f"{targets[clashes[0][0]]}{more}, each translation replacing the one "
+                         "before; rename them so that their names differ before the extension "
+                         "(not only in case), or translate them into separate --out folders")
+    return targets
+
+
+def _same_folder(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _list_inputs(source):
+    """The images to translate: ``[source]`` for a file, the images of a folder (entries that
+    are no regular file, such as a FIFO, are skipped with a warning)."""
+    if not os.path.isdir(source):
+        return [source]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = data.find_images(source)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return paths
 
 
 def main(argv=None):
@@ -273,7 +347,13 @@ def main(argv=None):
     p.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
                    help="for a training checkpoint: AtoB uses G_A, BtoA uses G_B "
                    "(default: %(default)s)")
-    p.add_argument("--out", default="translated", help="folder for the PNGs (default: %(default)s)")
+    p.add_argument("--out", default="translated", help="folder for the PNGs (default: "
+                   "%(default)s); it may not be the folder the images are read from, unless "
+                   "--into-input-folder is given")
+    p.add_argument("--into-input-folder", action="store_true", help="allow --out to be the "
+                   "folder the images come from: each translation is written beside its image, "
+                   "and replaces an image of the same name (a.png is replaced by its "
+                   "translation)")
     p.add_argument("--resize", type=int, help="scale each image so its shorter side has this "
                    "many pixels before translating (default: keep the size)")
     p.add_argument("--gpu", action="store_true", help="run on a CUDA GPU with CuPy")
@@ -301,28 +381,49 @@ def main(argv=None):
         generator = load_generator(args.checkpoint, args.direction, device)
     except (OSError, ValueError, KeyError) as e:
         p.exit(2, f"error: cannot load a generator from {args.checkpoint}: {e}\n")
-    if not os.path.exists(args.input):
+    problem = data.not_a_file_or_folder(args.input)
+    if problem == "not there":
         p.exit(2, f"error: there is no file or folder {args.input!r} to translate\n")
-    paths = data.find_images(args.input) if os.path.isdir(args.input) else [args.input]
+    if problem is not None:
+        p.exit(2, f"error: {args.input!r} is {problem}; give an image or a folder of images\n")
+    paths = _list_inputs(args.input)
     if not paths:
         p.exit(2, f"error: {args.input} holds no images\n")
+    source_folder = args.input if os.path.isdir(args.input) else os.path.dirname(
+        os.path.abspath(args.input))
+    if _same_folder(source_folder, args.out) and not args.into_input_folder:
+        p.exit(2, f"error: --out {args.out!r} is the folder the images are read from; their "
+                  "translations would be written among them and replace any of the same name "
+                  "(a.png by its translation). Choose another --out, or give "
+                  "--into-input-folder if that is what you want\n")
+    try:
+        targets = output_paths(paths, args.out)
+    except ValueError as e:
+        p.exit(2, f"error: {e}\n")
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
         p.exit(2, f"error: cannot create the output folder --out {args.out!r} ({e.strerror or e}); "
                   "choose a folder you can write to\n")
-    return _translate_all(p, generator, paths, args)
+    return _translate_all(p, generator, targets, args)
 
 
-def _translate_all(p, generator, paths, args):
-    """Translate every path; returns the exit status (1 when none could be translated)."""
+def _translate_all(p, generator, targets, args):
+    """Translate each image of ``targets`` ({input path: output path}); returns the exit
+    status (1 when none could be translated)."""
     from PIL import Image
 
     sizes, skipped = {}, 0
     free = available_memory() if not args.gpu else None
-    for path in paths:  # the headers first: the bar's total, and images too large to try
+    for path in targets:  # the headers first: the bar's total, and images too large to try
         try:
             h, w = _header_size(path, args.resize)
+        except data.ImageTooLarge as e:
+            if len(targets) == 1:
+                p.exit(2, f"error: {path}: {e}\n")
+            print(f"warning: skipping {path}: {e}", file=sys.stderr)
+            skipped += 1
+            continue
         except data.unreadable_errors() as e:
             print(f"warning: skipping {path}: not a readable image ({e})", file=sys.stderr)
             skipped += 1
@@ -333,7 +434,7 @@ def _translate_all(p, generator, paths, args):
             advice = (f"try --resize {fit}" if fit else "free some memory first")
             message = (f"{path} ({w}x{h}) needs about {need / GIB:.1f} GiB to translate, and "
                        f"this machine has {free / GIB:.1f} GiB free; {advice}")
-            if len(paths) == 1:
+            if len(targets) == 1:
                 p.exit(2, f"error: {message}\n")
             print(f"warning: skipping {message}", file=sys.stderr)
             skipped += 1
@@ -346,6 +447,10 @@ def _translate_all(p, generator, paths, args):
     for n, path in enumerate(sizes, 1):
         try:
             image = data.read_image(path, shorter_side=args.resize)
+        except data.ImageTooLarge as e:  # the header said otherwise: the file changed since
+            print(f"warning: skipping {path}: {e}", file=sys.stderr)
+            skipped += 1
+            continue
         except data.unreadable_errors() as e:
             print(f"warning: skipping {path}: not a readable image ({e})", file=sys.stderr)
             skipped += 1
@@ -354,10 +459,13 @@ def _translate_all(p, generator, paths, args):
             print(f"note: {path} is {image.shape[1]}x{image.shape[0]} pixels, smaller than the "
                   f"{least}x{least} the generator takes; it is mirror-padded to that size and "
                   "the result cropped back", file=sys.stderr)
-        target = _output_path(args.out, path)
+        target = targets[path]
         label = f"{n}/{len(sizes)} {os.path.basename(path)}"
         try:
-            Image.fromarray(translate_image(generator, image, bar, label)).save(target)
+            result = Image.fromarray(translate_image(generator, image, bar, label))
+            # a temporary file renamed over the target: a full disk leaves no half a PNG,
+            # and a file already at that path stays whole until the new one is
+            replace_atomically(target, lambda tmp: result.save(tmp, format="PNG"))
         except OSError as e:
             p.exit(1, f"error: cannot write {target} ({e.strerror or e}); free some space or "
                       "choose another --out\n")

@@ -9,16 +9,20 @@ memory (uint8, 3 * load_size**2 bytes each) is why a CPU epoch is not spent deco
 Batches are float32 (N, 3, crop_size, crop_size) in [-1, 1], the range of the generator's tanh.
 All randomness comes from one ``numpy.random.Generator`` whose state a checkpoint stores.
 """
+import contextlib
+import errno
 import os
+import stat
 import warnings
 
 import numpy as np
 
 from nn.state import rng_state, set_rng_state
 
-__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "find_images", "to_rgb",
-           "unreadable_errors", "scaled_size", "read_image", "load_folder", "to_model_range",
-           "to_uint8", "UnalignedLoader"]
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "check_dataroot", "not_a_file_or_folder",
+           "find_images", "to_rgb", "unreadable_errors", "ImageTooLarge", "scaled_size",
+           "open_image", "bounded_decode", "image_size", "read_image", "load_folder", "to_model_range", "to_uint8",
+           "UnalignedLoader"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 LAYOUT = ("a dataset is a folder holding trainA/ and trainB/ (the images of each domain) and, "
@@ -39,12 +43,48 @@ def check_dataroot(root):
                                 f"folder; {LAYOUT}")
 
 
+def not_a_file_or_folder(path):
+    """None when ``path`` (its symbolic links followed) is a regular file or a folder; else what
+    it is instead, as a phrase: "a FIFO (named pipe)", "a symbolic link that leads in a loop",
+    "a symbolic link to 'x', which does not exist", "not there", ... Nothing is opened: a FIFO
+    would make ``open`` wait for a writer, forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link that leads in a loop (it, or a link it names, points back)"
+        if os.path.islink(path):
+            return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+        if e.errno == errno.ENOENT:
+            return "not there"
+        return f"not readable ({e.strerror or e})"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file") + \
+        ", not a file"
+
+
 def find_images(folder):
-    """Sorted paths of the files in ``folder`` whose names end in an image extension."""
+    """Sorted paths of the regular files in ``folder`` whose names end in an image extension.
+
+    An entry with such a name that is no regular file (a FIFO, a device, a folder, a symbolic
+    link that loops or leads nowhere) is left out with a warning naming it: reading a FIFO
+    would wait forever."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no folder {folder!r}; {LAYOUT}")
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
-    return [os.path.join(folder, n) for n in names]
+    paths = []
+    for path in (os.path.join(folder, n) for n in names):
+        problem = not_a_file_or_folder(path)
+        if problem is None and os.path.isdir(path):
+            problem = "a folder"
+        if problem is None:
+            paths.append(path)
+        else:
+            warnings.warn(f"skipping {path}: {problem}", stacklevel=2)
+    return paths
 
 
 def to_rgb(image):
@@ -72,12 +112,90 @@ def unreadable_errors():
     return (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
+class ImageTooLarge(ValueError):
+    """An image with more pixels than Pillow decodes (twice ``Image.MAX_IMAGE_PIXELS``, about
+    179 million, 0.5 GiB as RGB) that cannot be decoded at a reduced scale; the message says
+    how large it is and what to do."""
+
+
 def scaled_size(size, shorter_side):
     """(width, height) of an image of ``size`` (width, height) scaled, aspect kept, to a
     shorter side of ``shorter_side`` pixels (each side rounded, at least 1)."""
     w, h = size
     scale = shorter_side / min(w, h)
     return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+@contextlib.contextmanager
+def open_image(path):
+    """``Image.open(path)`` without Pillow's refusal of images above its pixel limit, so that
+    the size of a very large image can be read and reported: opening reads only the header.
+    ``bounded_decode`` then keeps the decoding within that limit."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS  # Pillow checks this module-level limit inside open()
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    with image:
+        yield image
+
+
+def _turned(image, header_only=False):
+    """Whether the EXIF orientation turns ``image`` by 90 degrees (``exif_transpose`` swaps
+    its width and height). With ``header_only``, a PNG is not decoded to find EXIF data that
+    follows its pixels (Pillow's PNG ``getexif`` would), and such a PNG counts as not turned."""
+    if header_only and image.format == "PNG" and "exif" not in image.info:
+        return False
+    return image.getexif().get(0x0112) in (5, 6, 7, 8)  # 0x0112: the EXIF Orientation tag
+
+
+def bounded_decode(image, wanted=None):
+    """Make sure decoding ``image`` (opened, not yet decoded) stays within Pillow's pixel
+    limit: a larger JPEG is asked to decode at 1/2, 1/4 or 1/8 of its size when ``wanted``
+    (width, height) is that small still (Pillow's ``draft``, done by the JPEG decoder itself);
+    otherwise raise ImageTooLarge. Images within the limit are left as they are."""
+    from PIL import Image
+
+    limit = None if Image.MAX_IMAGE_PIXELS is None else 2 * Image.MAX_IMAGE_PIXELS
+    w, h = image.size
+    if limit is None or w * h <= limit:
+        return
+    if wanted is not None:
+        image.draft(None, wanted)  # JPEG only; other formats keep their size
+        if image.size[0] * image.size[1] <= limit:
+            return
+    if image.format == "JPEG":
+        advice = ("ask for a smaller size (translate.py --resize), at which a JPEG is decoded "
+                  "directly, or scale it down with an image editor first")
+    else:
+        advice = "scale it down with an image editor first"
+    raise ImageTooLarge(f"too large to decode: {w}x{h} pixels, more than the {limit:,} decoded "
+                        f"at once (it would take {w * h * 3 / 2 ** 30:.1f} GiB as RGB); {advice}")
+
+
+def _wanted(size, turned, load_size=None, shorter_side=None):
+    """(width, height) ``read_image`` returns for an image of ``size`` as stored (None: its
+    own), and that size as stored (turned back when the EXIF orientation turns it)."""
+    shown = size[::-1] if turned else size
+    if load_size is not None:
+        shown = (load_size, load_size)
+    elif shorter_side is not None:
+        shown = scaled_size(shown, shorter_side)
+    return shown, (shown[::-1] if turned else shown)
+
+
+def image_size(path, shorter_side=None):
+    """(width, height) that ``read_image(path, shorter_side=...)`` returns, from the header
+    alone (nothing decoded); raises ImageTooLarge when read_image would. (A PNG whose EXIF
+    orientation follows its pixels is measured unturned: finding it means decoding.)"""
+    with open_image(path) as image:
+        shown, stored = _wanted(image.size, _turned(image, header_only=True),
+                                shorter_side=shorter_side)
+        bounded_decode(image, stored if shorter_side is not None else None)
+    return shown
 
 
 def read_image(path, load_size=None, shorter_side=None):
@@ -88,18 +206,24 @@ def read_image(path, load_size=None, shorter_side=None):
     greyscale, palette and RGBA images become RGB (alpha is dropped, as the official code does).
     16-bit images are scaled to 8 bits (see ``to_rgb``). Any size and aspect ratio is
     accepted: the resize to a square is the official transform (it stretches, never crops).
-    Resizing is bicubic. Raises one of ``unreadable_errors()`` (OSError, Pillow's
-    UnidentifiedImageError, ...) when the file cannot be decoded.
+    Resizing is bicubic. An image above Pillow's pixel limit is decoded at a reduced scale
+    where the format allows it (JPEG), else refused (``bounded_decode``). Raises one of
+    ``unreadable_errors()`` (OSError, Pillow's UnidentifiedImageError, ...) when the file
+    cannot be decoded, ImageTooLarge when it is too large to.
     """
     from PIL import Image, ImageOps  # imported here: importing this module stays cheap
 
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
-        image = to_rgb(image)
-        if load_size is not None:
-            image = image.resize((load_size, load_size), Image.BICUBIC)
-        elif shorter_side is not None:
-            image = image.resize(scaled_size(image.size, shorter_side), Image.BICUBIC)
+    resized = load_size is not None or shorter_side is not None
+    with open_image(path) as image:
+        stored_size = image.size
+        # a JPEG's EXIF is in its header, and only a JPEG is decoded at a reduced scale
+        _, stored = _wanted(stored_size, _turned(image, header_only=True), load_size,
+                            shorter_side)
+        bounded_decode(image, stored if resized else None)
+        shown, _ = _wanted(stored_size, _turned(image), load_size, shorter_side)
+        image = to_rgb(ImageOps.exif_transpose(image))
+        if image.size != shown:
+            image = image.resize(shown, Image.BICUBIC)
         return np.asarray(image, dtype=np.uint8).copy()
 
 
@@ -119,6 +243,8 @@ def load_folder(folder, load_size, limit=None):
         try:
             images.append(read_image(path, load_size))
             paths.append(path)
+        except ImageTooLarge as e:
+            warnings.warn(f"skipping {path}: {e}", stacklevel=2)
         except unreadable_errors() as e:
             warnings.warn(f"skipping {path}: not a readable image ({e})", stacklevel=2)
     if not images:
