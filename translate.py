@@ -25,9 +25,16 @@ Before each image, the memory its translation needs is estimated; an image that 
 in the memory this machine has free is skipped with the --resize that would fit. Long
 translations show a progress bar on stderr.
 
+Each translation is written to --out as a PNG of the image's name (a.jpg -> a.png), through
+a temporary file renamed when whole, so a full disk never leaves half a PNG or costs the file
+that was there. Nothing is written when two images would get one name (a.png, a.jpg, a.PNG),
+or when --out is the folder the images come from (unless --into-input-folder). A FIFO, a
+device or a folder named like an image is skipped with a warning, never opened.
+
 --export WEIGHTS OUT writes the generator of WEIGHTS (any of the files above) to OUT: a
 PyTorch .pth that torch.load(OUT, weights_only=True) reads and the official ResnetGenerator
-loads with load_state_dict, or an .npz generator file for this project.
+loads with load_state_dict, or an .npz generator file for this project. A file already at OUT
+is replaced only when it is a generator file of that kind (never a training checkpoint).
 """
 import argparse
 import os
@@ -157,11 +164,20 @@ def existing_kind(target):
     return None
 
 
+def _check_openable(path):
+    """Raise ValueError when ``path`` exists but is no file or folder (a FIFO: opening it to
+    read the weights would wait for a writer forever), or is a link that leads nowhere."""
+    problem = data.not_a_file_or_folder(path)
+    if problem not in (None, "not there"):
+        raise ValueError(f"{path} is {problem}; give a weights file")
+
+
 def export(source, target, direction="AtoB", stream=None):
     """Write the generator of ``source`` to ``target``: a PyTorch .pth (zip format), or an
     .npz generator file that records its architecture. A ``target`` that exists must be a
     generator file of that kind (``existing_kind``): anything else is refused with a
     ValueError, before ``source`` is read."""
+    _check_openable(source)
     kind = existing_kind(target)
     if kind is not None:
         written = "an .npz generator file" if os.fspath(target).lower().endswith(".npz") \
@@ -378,6 +394,7 @@ def main(argv=None):
     except RuntimeError as e:
         p.exit(2, f"error: {e}\n")
     try:
+        _check_openable(args.checkpoint)
         generator = load_generator(args.checkpoint, args.direction, device)
     except (OSError, ValueError, KeyError) as e:
         p.exit(2, f"error: cannot load a generator from {args.checkpoint}: {e}\n")

@@ -218,6 +218,19 @@ def test_a_fifo_as_the_input_is_refused_unopened(tmp_path, capsys, no_wait):
     assert_clean_error(status, err, "photo.png' is a FIFO (named pipe)", "give an image")
 
 
+def test_a_fifo_as_the_weights_is_refused_unopened(tmp_path, capsys, no_wait):
+    os.mkfifo(tmp_path / "G_A.npz")
+    photo(tmp_path / "a.png")
+    status, _, err = run_main(translate.main, ["--checkpoint", str(tmp_path / "G_A.npz"),
+                                               str(tmp_path / "a.png"), "--out",
+                                               str(tmp_path / "t")], capsys)
+    assert_clean_error(status, err, "G_A.npz is a FIFO (named pipe)", "give a weights file")
+    status, _, err = run_main(translate.main, ["--export", str(tmp_path / "G_A.npz"),
+                                               str(tmp_path / "G.pth")], capsys)
+    assert_clean_error(status, err, "G_A.npz is a FIFO (named pipe)")
+    assert not (tmp_path / "t").exists() and not (tmp_path / "G.pth").exists()
+
+
 def test_training_data_skips_a_fifo_too(tmp_path, no_wait):
     photo(tmp_path / "a.png")
     os.mkfifo(tmp_path / "b.png")
