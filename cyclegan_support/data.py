@@ -231,8 +231,8 @@ def load_folder(folder, load_size, limit=None):
     """Every readable image of ``folder`` (or the first ``limit``): uint8 (N, load_size,
     load_size, 3) and their paths.
 
-    A file that cannot be decoded (not an image, truncated, corrupt, or a decompression bomb
-    larger than Pillow's limit) is skipped with one warning naming it; a folder with no
+    A file that cannot be decoded (not an image, truncated, corrupt, or too large to decode:
+    see ``bounded_decode``) is skipped with one warning naming it; a folder with no
     readable image at all is an error, since training on nothing would fail much later.
     """
     images, paths = [], []
