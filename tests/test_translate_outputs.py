@@ -9,6 +9,7 @@ import errno
 import io
 import os
 import signal
+import zipfile
 import zlib
 
 import numpy as np
@@ -195,6 +196,25 @@ def test_export_replaces_a_generator_file_of_its_own_kind(tmp_path, capsys):
         exported = translate.load_generator(tmp_path / name)
         for key, value in generator.state_dict().items():
             np.testing.assert_array_equal(exported.state_dict()[key].data, value.data)
+
+
+def test_an_export_onto_a_full_disk_keeps_the_generator_file_there(tmp_path, capsys,
+                                                                   monkeypatch):
+    generator = translate.load_generator(WEIGHTS)
+    nn.save_pth(tmp_path / "G.pth", {k: v * 0 for k, v in generator.state_dict().items()})
+    before = contents(tmp_path)
+    real_writestr = zipfile.ZipFile.writestr
+
+    def full_disk(self, info, payload, *args, **kwargs):
+        if len(self.filelist) == 3:  # the disk fills up at the third member
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_writestr(self, info, payload, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full_disk)
+    status, printed, err = run_main(translate.main, ["--export", WEIGHTS,
+                                                     str(tmp_path / "G.pth")], capsys)
+    assert_clean_error(status, err, "No space left on device")
+    assert contents(tmp_path) == before  # the old file whole, no temporary file left
 
 
 # --- inputs that are no regular file --------------------------------------------------------
