@@ -1,8 +1,10 @@
 """The command-line programs as the tests run them: the options of a tiny training run, a
 program's exit status and output, the check that a failure is a clean message, and a
-stream that is a terminal."""
+stream that is a terminal, and the training steps of a run recorded (and stopped as Ctrl-C
+would stop them)."""
 import io
 import os
+import signal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,3 +39,20 @@ class Terminal(io.StringIO):
 
     def isatty(self):
         return True
+
+
+def record_steps(monkeypatch, stop_after=None):
+    """From now on, every CycleGAN.train_step appends its losses to the returned list; after
+    the ``stop_after``-th step recorded, it sends this process SIGINT, as Ctrl-C would, so
+    that train.main stops after that step and saves."""
+    import cyclegan
+    real_step, history = cyclegan.CycleGAN.train_step, []
+
+    def train_step(self, real_A, real_B):
+        losses = real_step(self, real_A, real_B)
+        history.append(losses)
+        if len(history) == stop_after:
+            os.kill(os.getpid(), signal.SIGINT)
+        return losses
+    monkeypatch.setattr(cyclegan.CycleGAN, "train_step", train_step)
+    return history

@@ -2,7 +2,6 @@
 full disk. Each leaves a checkpoint that resumes, and a resumed run continues exactly (the same
 losses and weights as a run never interrupted)."""
 import errno
-import io
 import os
 import shlex
 import signal
@@ -12,17 +11,18 @@ import sys
 import numpy as np
 import pytest
 
-from cli import ROOT, TINY, assert_clean_error, run_main
+from cli import ROOT, TINY, assert_clean_error, record_steps, run_main
 import cyclegan
-from cyclegan_support import training_io
+from cyclegan_support.checkpoint import load_checkpoint
 import nn
 import train
+from training.outputs import LossTable
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def final_weights(out):
-    state = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz")).state
+    state = load_checkpoint(os.path.join(out, "checkpoint.npz")).state
     return {k: v for k, v in state.items() if ".model." in k}
 
 
@@ -106,29 +106,28 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, ca
     assert {name: (out / name).read_bytes() for name in kept} == kept
 
 
-def test_resume_after_any_iteration_continues_exactly(tmp_path):
-    """Stopped after each of the run's iterations (inside an epoch and at its very end),
-    then resumed: every later loss, the end weights and the loss table equal the whole run's."""
-    quiet = io.StringIO()
-    config = train.resolve_config(train.build_parser().parse_args(
-        TINY + ["--n-epochs", "2", "--out", str(tmp_path / "whole")]))
-    whole = train.Run(config, stream=quiet, record_steps=True)
-    assert whole.run() is True
-    steps = len(whole.history)
+def test_resume_after_any_iteration_continues_exactly(tmp_path, monkeypatch):
+    """Stopped after each of the run's iterations (inside an epoch and at its very end) as
+    Ctrl-C stops it, then resumed: every later loss, the end weights and the loss table equal
+    the whole run's."""
+    argv = TINY + ["--n-epochs", "2"]
+    whole_history = record_steps(monkeypatch)
+    assert train.main(argv + ["--out", str(tmp_path / "whole")]) == 0
+    steps = len(whole_history)
     assert steps == 6  # 3 epochs of 2 batches
-    table = [{k: v for k, v in r.items() if k != "seconds"} for r in whole.table.read()]
+
+    def table(out):
+        return [{k: v for k, v in r.items() if k != "seconds"}
+                for r in LossTable(os.path.join(out, "losses.csv"), []).read()]
     for k in range(1, steps):
-        split = {**config, "out": str(tmp_path / f"split{k}")}
-        first = train.Run(split, stream=quiet)
-        assert first.run(stop_after=k) is False
-        first.checkpoint()
-        second = train.Run(split, stream=quiet, resume_from=first.checkpoint_path,
-                           record_steps=True)
-        assert second.run() is True
-        assert second.history == whole.history[k:], k
-        assert_same_weights(final_weights(split["out"]), final_weights(config["out"]))
-        assert [{c: v for c, v in r.items() if c != "seconds"}
-                for r in second.table.read()] == table, k
+        split = str(tmp_path / f"split{k}")
+        monkeypatch.undo()  # one recording at a time
+        history = record_steps(monkeypatch, stop_after=k)
+        assert train.main(argv + ["--out", split]) == 128 + signal.SIGINT, k
+        assert train.main(["--resume", "--out", split]) == 0, k
+        assert history == whole_history, k
+        assert_same_weights(final_weights(split), final_weights(tmp_path / "whole"))
+        assert table(split) == table(tmp_path / "whole"), k
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -149,7 +148,7 @@ def test_a_signal_stops_after_the_step_saves_and_says_how_to_resume(tmp_path, si
         child.kill()
     assert child.returncode == 128 + signum, err
     assert "Traceback" not in err
-    saved = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz"))
+    saved = load_checkpoint(os.path.join(out, "checkpoint.npz"))
     epoch, iteration = saved.epoch, saved.iteration
     assert epoch == 1 and 1 <= iteration < 8  # stopped inside the first epoch
     command = err.split("continue with: ")[1].strip()
@@ -184,7 +183,7 @@ def test_a_full_disk_for_samples_and_plots_is_a_warning(tmp_path, capsys, monkey
         assert not (out / name).exists()
     assert not leftovers(out)
     monkeypatch.undo()
-    saved = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    saved = load_checkpoint(str(out / "checkpoint.npz"))
     epoch, iteration = saved.epoch, saved.iteration
     assert (epoch, iteration) == (3, 0)
-    assert len(training_io.LossTable(str(out / "losses.csv"), []).read()) == 2
+    assert len(LossTable(str(out / "losses.csv"), []).read()) == 2

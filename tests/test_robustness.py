@@ -359,7 +359,7 @@ def test_an_output_folder_that_cannot_be_written(tmp_path, capsys):
     assert status == 2 and "Traceback" not in err
 
 
-def test_a_file_named_samples_in_the_output_folder(tmp_path, capsys):
+def test_a_file_named_samples_in_the_output_folder(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "samples").write_text("a file where the sample grids' folder should be")
@@ -369,15 +369,14 @@ def test_a_file_named_samples_in_the_output_folder(tmp_path, capsys):
     assert "checkpoint" not in err and "training on" not in out_text
     # The same when the file appears after the checks, while the run is being built.
     other = tmp_path / "other"
+    build_model = train.build_model
 
-    def make_run(config, device, checkpoint):
+    def build_model_late(config, device):
         os.rmdir(other / "samples")
         (other / "samples").write_text("late")
-        return train.Run(config, device, checkpoint)
-
-    status, _, err = run_main(lambda argv: train.safeguards.main(
-        train.build_parser(), argv, make_run, train.train, "train.py"),
-        TINY + ["--out", str(other)], capsys)
+        return build_model(config, device)
+    monkeypatch.setattr(train, "build_model", build_model_late)
+    status, _, err = run_main(train.main, TINY + ["--out", str(other)], capsys)
     assert_clean_error(status, err, "cannot write to the output folder", "samples")
     assert "checkpoint" not in err
 
