@@ -48,7 +48,9 @@ def main(argv=None):
                                       config["batch_size"], seed=[config["seed"], 1])
         model = build_model(config, run.device)
         first, iteration, sums = run.start(model, loader)  # a resumed run: where it stopped
-        epochs = config["n_epochs"] + config["n_epochs_decay"]
+        # The official schedule's last epoch trains at rate 0 and would change no weight (Adam
+        # moves a weight by lr times its step): it is skipped, the weights are the same.
+        epochs = config["n_epochs"] + config["n_epochs_decay"] - 1
         table = outputs.LossTable(os.path.join(out, outputs.LOSS_TABLE),
                                   ["epoch", "iterations", "seconds", "lr", *LOSSES]
                                   + (list(ERRORS) if truth else []))
@@ -105,7 +107,9 @@ def introduction(config, loader, model, epochs, truth):
     what = "the built-in day2night dataset" if truth else config["dataroot"]
     crop, where = config["crop_size"], "CPU" if model.xp is nn.backend.numpy else "GPU"
     return (f"training on {what} ({len(loader.images_A)} A, {len(loader.images_B)} B images, "
-            f"{crop}x{crop} crops) on the {where}, {epochs} epochs of {len(loader)} iterations")
+            f"{crop}x{crop} crops) on the {where}, {epochs} epochs of {len(loader)} iterations "
+            f"(the schedule's epoch {epochs + 1}, at learning rate 0, would change no weight: "
+            "skipped)")
 
 
 def describe_errors(row):

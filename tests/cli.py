@@ -9,9 +9,10 @@ import signal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A tiny run of train.py: ngf = ndf = 2, one residual block, 24-pixel crops, three images,
-# two epochs (one at the full rate, one decaying), batches of two.
+# two epochs trained (one at the full rate, one at half of it; the schedule's third, at rate 0,
+# is skipped), batches of two.
 TINY = ["--crop-size", "24", "--load-size", "28", "--ngf", "2", "--ndf", "2", "--n-blocks", "1",
-        "--n-train", "3", "--n-epochs", "1", "--n-epochs-decay", "1", "--batch-size", "2",
+        "--n-train", "3", "--n-epochs", "2", "--n-epochs-decay", "1", "--batch-size", "2",
         "--pool-size", "2", "--seed", "5"]
 
 

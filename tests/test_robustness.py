@@ -265,6 +265,22 @@ def test_resume_from_another_architecture_names_the_key(run_copy, capsys, change
     assert snapshot(run_copy) == before
 
 
+def test_resume_from_non_finite_weights_blames_the_checkpoint(run_copy, capsys):
+    """A checkpoint whose weights hold a NaN: the answer names the checkpoint, not --lr, and
+    the checkpoint is left as it was."""
+    path = run_copy / "checkpoint.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["G_A.model.1.weight"][0, 0, 0, 0] = np.nan
+    arrays["train.epoch"] = np.int64(2)  # back inside the run, so that --resume trains
+    np.savez(path, **arrays)
+    before = path.read_bytes()
+    status, _, err = run_main(train.main, ["--resume", "--out", str(run_copy)], capsys)
+    assert_clean_error(status, err, str(path), "non-finite")
+    assert "--lr" not in err
+    assert path.read_bytes() == before
+
+
 def test_resume_refuses_options_that_contradict_the_checkpoint(run_copy, capsys):
     before = snapshot(run_copy)
     status, _, err = run_main(train.main, ["--resume", "--out", str(run_copy), "--ngf", "8"],

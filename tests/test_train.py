@@ -21,15 +21,15 @@ from training.options import resolve_config
 from training.outputs import LossTable
 import translate
 
+# Two epochs trained (factors 1 and 1/2; the schedule's third has rate 0 and is skipped), of
+# ceil(5 / 2) = 3 batches each.
 TINY = ["--crop-size", "24", "--load-size", "28", "--ngf", "4", "--ndf", "4", "--n-blocks", "1",
-        "--n-train", "5", "--n-epochs", "1", "--n-epochs-decay", "1", "--batch-size", "2",
+        "--n-train", "5", "--n-epochs", "2", "--n-epochs-decay", "1", "--batch-size", "2",
         "--pool-size", "2", "--seed", "3"]
 
 
 def tiny_argv(out):
-    # Three epochs: the official schedule trains the last one with rate 0, so epochs 1 and 2
-    # (factors 1 and 1/2) are where the optimizers' state must carry over.
-    return TINY + ["--n-epochs", "2", "--out", str(out)]
+    return TINY + ["--out", str(out)]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def whole_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         history = record_steps(patch)
         assert train.main(tiny_argv(out)) == 0
-    assert len(history) == 9  # 3 epochs of ceil(5 / 2) batches
+    assert len(history) == 6  # 2 epochs of 3 batches
     return out, history
 
 
@@ -61,7 +61,7 @@ def test_resume_continues_exactly(whole_run, tmp_path, monkeypatch, k):
     for name in end_whole:
         np.testing.assert_array_equal(end_split[name], end_whole[name], err_msg=name)
     rows = LossTable(str(out / "losses.csv"), []).read()
-    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert [r["epoch"] for r in rows] == ["1", "2"]
 
 
 def test_end_to_end_run_then_translate(tmp_path, capsys):
@@ -80,8 +80,8 @@ def test_end_to_end_run_then_translate(tmp_path, capsys):
     for r in rows:
         assert 0 < float(r["error_AtoB"]) < 2 and float(r["error_identity"]) > 0.5
         assert all(np.isfinite(float(r[k])) for k in train.LOSSES)
-    # The official schedule steps at each epoch's start: factors 1/2, then 0.
-    assert [float(r["lr"]) for r in rows] == [1e-4, 0.0]
+    # The official schedule steps at each epoch's start: factors 1, then 1/2 (then 0, skipped).
+    assert [float(r["lr"]) for r in rows] == [2e-4, 1e-4]
 
     # translate.py with the checkpoint equals the model's own G_A on a 28x28 test scene ...
     ckpt = load_checkpoint(str(out / "checkpoint.npz"))
@@ -115,6 +115,45 @@ def test_end_to_end_run_then_translate(tmp_path, capsys):
     assert train.main(["--resume", "--out", str(out)]) == 0
     with open(out / "losses.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2
+
+
+def test_the_schedules_last_epoch_is_skipped_and_would_change_no_weight(whole_run):
+    """The official schedule trains its last epoch at rate 0: the run stops before it (2 of
+    the schedule's 3 epochs, 6 steps), and that epoch, trained from the run's checkpoint,
+    leaves every weight of the four networks as it was, to the bit."""
+    out, history = whole_run
+    assert len(history) == 6
+    ckpt = load_checkpoint(str(out / "checkpoint.npz"))
+    assert (ckpt.epoch, ckpt.iteration) == (3, 0)
+    model = train.build_model(ckpt.config, "cpu")
+    model.load_state_dict(ckpt.state)
+    assert model.update_learning_rate() == 0.0  # the rate epoch 3 would train with
+    before = {k: v.copy() for k, v in model.state_dict().items() if ".model." in k}
+    images = train.load_data(ckpt.config)[:2]
+    loader = data.UnalignedLoader(*images, ckpt.config["crop_size"], 2, seed=[3, 1])
+    loader.load_state_dict(ckpt.loader)
+    for real_A, real_B in loader.epoch():
+        model.train_step(real_A, real_B)
+    after = model.state_dict()
+    networks = (model.G_A, model.G_B, model.D_A, model.D_B)
+    assert len(before) == sum(len(net.parameters()) for net in networks)  # every weight
+    assert model.optimizer_G.t == model.optimizer_D.t == 9  # 3 more steps were taken
+    for key, value in before.items():
+        np.testing.assert_array_equal(after[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("epochs", [["--n-epochs", "1", "--n-epochs-decay", "0"],
+                                    ["--n-epochs", "0", "--n-epochs-decay", "1"]])
+def test_a_schedule_of_one_epoch_is_refused(epochs, tmp_path, capsys):
+    """One epoch is the schedule's last, at rate 0: it would train nothing, so it is refused
+    with the schedule's formula rather than reported as a finished run."""
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit:
+        train.main(TINY + epochs + ["--out", str(out)])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "Traceback" not in err
+    assert "nothing to train" in err and "rate 0" in err and "--n-epochs-decay 1" in err
+    assert not out.exists()
 
 
 def test_a_generator_file_records_its_architecture(tmp_path, monkeypatch):
@@ -156,6 +195,13 @@ def test_translate_reads_a_checkpoint_once_and_takes_its_architecture(tmp_path, 
 @pytest.mark.parametrize("argv, message", [
     (["--n-epochs", "-1"], "must be >= 0"),
     (["--n-epochs-decay", "-2"], "must be >= 0"),
+    (["--beta1", "5"], "--beta1: must be below 1"),
+    (["--beta1", "1"], "--beta1: must be below 1"),
+    (["--beta1", "-3"], "--beta1: must be >= 0"),
+    (["--beta1", "nan"], "--beta1: must be a finite number"),
+    (["--lr", "nan"], "--lr: must be a finite number"),
+    (["--lr", "inf"], "--lr: must be a finite number"),
+    (["--lambda-A", "nan"], "--lambda-A: must be a finite number"),
     (["--lr", "0"], "must be > 0"),
     (["--batch-size", "0"], "must be >= 1"),
     (["--pool-size", "-1"], "must be >= 0"),

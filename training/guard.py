@@ -58,6 +58,7 @@ class Guard:
     def __init__(self, parser, argv, script):
         self.parser, self.argv, self.script = parser, argv, script
         self.status, self.model, self.loader, self.saved_at = 0, None, None, None
+        self.steps = 0  # the steps trained in this process
 
     def __enter__(self):
         self.stack = contextlib.ExitStack()
@@ -128,12 +129,20 @@ class Guard:
         """Stop the run at a loss that is not finite; the weights that produced it are not
         worth saving, so the last good checkpoint is kept."""
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad and self.checkpoint is not None and not self.steps:
+            # The run that wrote the checkpoint had finite losses up to it: what is not
+            # finite came with the checkpoint, not from the learning rate.
+            raise RunError(f"--resume: the first step from the checkpoint {self.path} gives a "
+                           f"{bad[0]} loss of {losses[bad[0]]}: the checkpoint holds non-finite "
+                           "weights or optimizer state, so it cannot continue the run. Nothing "
+                           "was saved; start a new run with another --out")
         if bad:
             raise RunError(f"training stopped: the {bad[0]} loss is {losses[bad[0]]} at epoch "
                            f"{epoch}, iteration {iteration}. Nothing was saved after it: "
                            f"{self._kept()}. A loss that blows up usually means the learning "
                            "rate is too high for this data; start a new run with a smaller "
                            "--lr (another --out).", status=1)
+        self.steps += 1
 
     def save(self, epoch, iteration, sums):
         """Write the checkpoint that continues the run ``iteration`` batches into ``epoch``; one
