@@ -5,6 +5,7 @@ import errno
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 
@@ -162,6 +163,64 @@ def test_a_signal_stops_after_the_step_saves_and_says_how_to_resume(tmp_path, si
     whole = str(tmp_path / "whole")
     assert train.main(argv[:-1] + [whole]) == 0
     assert_same_weights(final_weights(out), final_weights(whole))
+
+
+def test_a_second_run_into_a_folder_in_use_stops_at_once(tmp_path):
+    """Two real train.py processes into one --out: while the first writes there, the second
+    stops at once with a message naming the first's process; the first finishes as if alone
+    (its table, checkpoint and samples are its own) and removes its lock."""
+    out = str(tmp_path / "run")
+    argv = TINY + ["--out", out]
+    first = subprocess.Popen([sys.executable, "train.py", *argv], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in first.stderr:  # the first has started training, before its checkpoint
+            if line.startswith("epoch 1/2"):
+                break
+        first.send_signal(signal.SIGSTOP)  # held mid-run, however slow the second is to start
+        second = subprocess.run([sys.executable, "train.py", *argv], cwd=ROOT, text=True,
+                                capture_output=True, timeout=120)
+        first.send_signal(signal.SIGCONT)
+        _, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert_clean_error(second.returncode, second.stderr, "is in use",
+                       f"process {first.pid} on this machine", "another --out")
+    assert first.returncode == 0, err
+    rows = LossTable(os.path.join(out, "losses.csv"), []).read()
+    assert [(r["epoch"], r["iterations"]) for r in rows] == [("1", "2"), ("2", "2")]
+    assert load_checkpoint(os.path.join(out, "checkpoint.npz")).epoch == 3
+    assert not os.path.exists(os.path.join(out, ".lock"))
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid names no running process now
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text(f"{ended.pid} {socket.gethostname()}\n")
+    status, _, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert status == 0, err
+    assert f"taking over the lock {out / '.lock'} of process {ended.pid}" in err
+    assert not (out / ".lock").exists() and (out / "checkpoint.npz").is_file()
+
+
+@pytest.mark.parametrize("holder, words", [
+    ("{pid} elsewhere", ["is in use", "process {pid} on the host elsewhere", "delete"]),
+    ("{parent} {host}", ["is in use", "process {parent} on this machine"]),
+    ("", ["names no process yet", "delete"]),
+])
+def test_a_lock_that_cannot_be_taken_over_is_refused(tmp_path, capsys, holder, words):
+    """A lock from another host (its process cannot be checked), one of a process running
+    here, and one whose holder has not written its name yet: refused, nothing written."""
+    names = {"pid": os.getpid(), "parent": os.getppid(), "host": socket.gethostname()}
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text(holder.format(**names))
+    status, _, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert_clean_error(status, err, *(w.format(**names) for w in words))
+    assert sorted(os.listdir(out)) == [".lock", "samples"]
+    assert (out / ".lock").read_text() == holder.format(**names)
 
 
 def test_a_full_disk_for_samples_and_plots_is_a_warning(tmp_path, capsys, monkeypatch):

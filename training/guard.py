@@ -18,6 +18,7 @@ import math
 import os
 import shlex
 import signal
+import socket
 import sys
 import warnings
 
@@ -29,7 +30,9 @@ from cyclegan_support.device import select_device
 from training.options import given_options, resolve_config
 from training.outputs import SAMPLES, checkpoint_path
 
-__all__ = ["RunError", "Guard", "StopSignals", "prepare", "resume_command"]
+__all__ = ["RunError", "Guard", "FolderLock", "StopSignals", "prepare", "resume_command"]
+
+LOCK = ".lock"  # in the run folder while a run writes there: "pid host"
 
 
 class RunError(Exception):
@@ -72,6 +75,13 @@ class Guard:
             self.parser.exit(e.status, f"error: {e}\n")
         self.path = checkpoint_path(self.config["out"])
         self.again = resume_command(self.config["out"], gpu, self.script)
+        try:  # from here on, this process alone writes in the run folder
+            self.stack.enter_context(FolderLock(self.config["out"]))
+        except RunError as e:
+            self.stack.close()
+            self.parser.exit(e.status, f"error: {e}\n")
+        if self.checkpoint is not None:
+            _clean_up_killed_saves(self.config["out"])
         # Installed before the (slow) data loading, so an early signal is a clean stop too.
         self.signals = self.stack.enter_context(StopSignals())
         return self
@@ -172,6 +182,73 @@ class Guard:
                 f"iteration {self.saved_at[1]})")
 
 
+class FolderLock:
+    """While active, the run folder ``out`` holds the file ``LOCK``, created only if absent
+    (O_EXCL, atomic) and holding "pid host": a second run into the same folder, started at the
+    same moment or later, finds it and stops with a message naming the first. A lock left by
+    a process killed outright (SIGKILL, a power cut) names a process that no longer runs: on
+    the same host it is taken over, with a note; from another host it cannot be checked, so
+    the message says what to delete."""
+
+    def __init__(self, out):
+        self.path, self.mine = os.path.join(out, LOCK), f"{os.getpid()} {socket.gethostname()}"
+
+    def __enter__(self):
+        while True:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                break
+            except FileExistsError:
+                self._take_over_or_refuse()
+        with os.fdopen(fd, "w") as f:
+            f.write(self.mine + "\n")
+        return self
+
+    def __exit__(self, *exc):
+        with contextlib.suppress(OSError):
+            if _read(self.path) == self.mine:  # never remove another process's lock
+                os.remove(self.path)
+
+    def _take_over_or_refuse(self):
+        holder = _read(self.path)
+        pid, _, host = (holder or "").partition(" ")
+        folder = os.path.dirname(self.path)
+        if not pid.isdigit() or not host:  # a run between creating the file and writing it
+            raise RunError(f"the run folder {folder} is locked by {self.path}, which names no "
+                           "process yet (a run starting there right now, or a crash): choose "
+                           f"another --out, or delete {self.path} if no train.py writes there")
+        if host == socket.gethostname() and (int(pid) == os.getpid() or not _running(int(pid))):
+            print(f"note: taking over the lock {self.path} of process {pid}, which is no "
+                  "longer running (stopped without cleaning up)", file=sys.stderr, flush=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path)
+            return
+        where = "this machine" if host == socket.gethostname() else f"the host {host}"
+        raise RunError(f"the run folder {folder} is in use: process {pid} on {where} is "
+                       f"writing a run there ({self.path}); wait for it to finish, or choose "
+                       f"another --out. If that process is gone (a crash on {where}), delete "
+                       f"{self.path}")
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read(200).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _running(pid):
+    """Whether a process ``pid`` runs on this machine (perhaps another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 class StopSignals:
     """While active, Ctrl-C (SIGINT) or SIGTERM is recorded in ``received`` (the loop asks
     ``Guard.stop_requested`` after each step); a second signal raises KeyboardInterrupt at
@@ -224,7 +301,6 @@ def prepare(parser, argv, script):
     checkpoint = None
     if args.resume:
         checkpoint, config = _load_resumed(config, given_options(argv))
-        _clean_up_killed_saves(config["out"])
     else:
         path = checkpoint_path(config["out"])
         if os.path.exists(path):
