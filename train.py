@@ -11,12 +11,19 @@ G_A against the error of doing nothing. Each epoch writes, under --out: samples/
 (rows real A | fake B | rec A | real B | fake A | rec B on fixed test images), losses.csv,
 losses.png, checkpoint.npz, and each generator's weights G_A.npz and G_B.npz (for translate.py).
 
+The learning rate follows the official schedule: constant for --n-epochs epochs, then
+decaying linearly over --n-epochs-decay epochs, stepped at the start of each epoch, so that
+the last epoch's rate is 0. Its steps would change no weight, so that epoch is skipped: a run
+trains n-epochs + n-epochs-decay - 1 epochs, to the same weights.
+
 A run is never lost: every file is replaced atomically; Ctrl-C or SIGTERM finishes the current
 iteration, saves a checkpoint and prints the command that resumes it exactly; a non-finite loss
 or a checkpoint that cannot be written stops the run with the last good checkpoint kept; a
 sample grid or plot that cannot be written (a full disk) is a warning. A new run refuses an
---out that already holds one. Mistakes on the command line, in --dataroot or in a checkpoint
-end in one paragraph saying what is wrong and what to do (exit status 2; 1 for a fault).
+--out that already holds one, and a run folder is locked while a run writes there (a second
+run into it stops at once, naming the first). Mistakes on the command line, in --dataroot or
+in a checkpoint end in one paragraph saying what is wrong and what to do (exit status 2; 1
+for a fault).
 """
 import os
 import sys
