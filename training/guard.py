@@ -36,7 +36,7 @@ LOCK = ".lock"  # in the run folder while a run writes there: "pid host"
 
 
 class RunError(Exception):
-    """A problem the user can fix: ``main`` prints it as one paragraph, without a traceback,
+    """A problem the user can fix: the guard prints it as one paragraph, without a traceback,
     and exits with ``status`` (2 for bad input, 1 for a run that had to stop)."""
 
     def __init__(self, message, status=2):
@@ -70,16 +70,13 @@ class Guard:
         try:
             self.config, self.device, self.checkpoint, gpu = prepare(self.parser, self.argv,
                                                                      self.script)
+            # From here on, this process alone writes in the run folder.
+            self.stack.enter_context(FolderLock(self.config["out"]))
         except RunError as e:
             self.stack.close()
             self.parser.exit(e.status, f"error: {e}\n")
         self.path = checkpoint_path(self.config["out"])
         self.again = resume_command(self.config["out"], gpu, self.script)
-        try:  # from here on, this process alone writes in the run folder
-            self.stack.enter_context(FolderLock(self.config["out"]))
-        except RunError as e:
-            self.stack.close()
-            self.parser.exit(e.status, f"error: {e}\n")
         if self.checkpoint is not None:
             _clean_up_killed_saves(self.config["out"])
         # Installed before the (slow) data loading, so an early signal is a clean stop too.
