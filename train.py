@@ -11,14 +11,20 @@ G_A against the error of doing nothing. Each epoch writes, under --out: samples/
 (rows real A | fake B | rec A | real B | fake A | rec B on fixed test images), losses.csv,
 losses.png, checkpoint.npz, and each generator's weights G_A.npz and G_B.npz (for translate.py).
 
+The learning rate follows the official schedule: constant for --n-epochs epochs, then
+decaying linearly over --n-epochs-decay epochs, stepped at the start of each epoch, so that
+the last epoch's rate is 0. Its steps would change no weight, so that epoch is skipped: a run
+trains n-epochs + n-epochs-decay - 1 epochs, to the same weights.
+
 A run is never lost: every file is replaced atomically; Ctrl-C or SIGTERM finishes the current
 iteration, saves a checkpoint and prints the command that resumes it exactly; a non-finite loss
 or a checkpoint that cannot be written stops the run with the last good checkpoint kept; a
 sample grid or plot that cannot be written (a full disk) is a warning. A new run refuses an
---out that already holds one. Mistakes on the command line, in --dataroot or in a checkpoint
-end in one paragraph saying what is wrong and what to do (exit status 2; 1 for a fault).
+--out that already holds one, and a run folder is locked while a run writes there (a second
+run into it stops at once, naming the first). Mistakes on the command line, in --dataroot or
+in a checkpoint end in one paragraph saying what is wrong and what to do (exit status 2; 1
+for a fault).
 """
-import math
 import os
 import sys
 import time
@@ -26,9 +32,12 @@ import warnings
 
 import nn
 from cyclegan import CycleGAN, LOSS_NAMES as LOSSES
-from cyclegan_support import builtin_data, data, safeguards, training_io as io
-from cyclegan_support.options import build_parser as _options, resolve_config
+from cyclegan_support import builtin_data, data
+from cyclegan_support.generator_file import save_generator
 from cyclegan_support.progress import Progress
+from training import outputs
+from training.guard import Guard
+from training.options import build_parser as _options
 
 ERRORS = ("error_AtoB", "error_BtoA", "error_identity")
 N_GRID = 8        # test images shown in the sample grids
@@ -36,175 +45,108 @@ N_METRIC = 64     # built-in test scenes the translation error is measured on
 
 
 def main(argv=None):
-    """Train from the command line; returns the exit status (0 done, 1 fault, 2 bad input, 128
-    + signal number when interrupted). Checks, signals and faults: cyclegan_support/safeguards."""
-    return safeguards.main(build_parser(), argv, Run, train, script=__file__)
-
-
-class Run:
-    """A model, its data and its position; ``run(stop_after)`` trains, ``checkpoint()`` saves.
-
-    ``epoch`` is the epoch being trained (1-based), ``iteration`` the number of its batches
-    done; a checkpoint at the end of epoch e says (e + 1, 0). ``resume_from``: a checkpoint's
-    path or a ``training_io.Checkpoint``. ``history``: every step's losses, if ``record_steps``.
-    """
-
-    def __init__(self, config, device="cpu", resume_from=None, stream=None, record_steps=False):
-        self.config, self.stream, self.out = config, stream, config["out"]
-        train_A, train_B, self.test_A, self.test_B, self.truth = load_data(config)
-        self.loader = data.UnalignedLoader(train_A, train_B, config["crop_size"],
-                                           config["batch_size"], seed=[config["seed"], 1])
-        self.model = build_model(config, device)
-        self.epoch, self.iteration, self.saved_at = 1, 0, None
-        self.sums = dict.fromkeys(LOSSES, 0.0)  # of the current epoch's losses so far
-        if resume_from is not None:
-            self.resume(resume_from)
-        self.total_epochs = config["n_epochs"] + config["n_epochs_decay"]
-        os.makedirs(os.path.join(self.out, io.SAMPLES), exist_ok=True)
-        self.table = io.LossTable(os.path.join(self.out, io.LOSS_TABLE),
+    """Train from the command line; returns the exit status: 0 done, 2 bad input, 1 a fault,
+    128 + the signal's number when Ctrl-C or SIGTERM stopped it. The checks before the run,
+    the signals and the faults are the guard's (training/guard.py); the loop is here."""
+    with Guard(build_parser(), argv, script=__file__) as run:
+        config, out = run.config, run.config["out"]
+        train_A, train_B, test_A, test_B, truth = load_data(config)
+        loader = data.UnalignedLoader(train_A, train_B, config["crop_size"],
+                                      config["batch_size"], seed=[config["seed"], 1])
+        model = build_model(config, run.device)
+        first, iteration, sums = run.start(model, loader)  # a resumed run: where it stopped
+        # The official schedule's last epoch trains at rate 0 and would change no weight (Adam
+        # moves a weight by lr times its step): it is skipped, the weights are the same.
+        epochs = config["n_epochs"] + config["n_epochs_decay"] - 1
+        table = outputs.LossTable(os.path.join(out, outputs.LOSS_TABLE),
                                   ["epoch", "iterations", "seconds", "lr", *LOSSES]
-                                  + (list(ERRORS) if self.truth else []))
-        self.table.truncate(self.epoch - 1)
-        self.history = [] if record_steps else None
-        self.stop_requested = False  # set by Ctrl-C or SIGTERM: stop after the current step
-        self.last_row = None
-
-    def run(self, stop_after=None):
-        """Train to the end, or until a stop is requested or ``stop_after`` more iterations
-        are done; then return False, with the position ready for ``checkpoint()``.
-
-        Raises NonFiniteLoss (nothing saved after the last good checkpoint) when a loss is
-        inf or NaN, and OSError when a checkpoint cannot be written (the previous one stays).
-        """
-        per_epoch, steps = len(self.loader), 0
-        progress = Progress(self.total_epochs, per_epoch, stream=self.stream or sys.stderr,
-                            done=(self.epoch - 1) * per_epoch + self.iteration)
-        while self.epoch <= self.total_epochs:
-            if self.stop_requested:  # a signal during the end of an epoch, or during set-up
-                return False
-            if self.iteration == 0:
+                                  + (list(ERRORS) if truth else []))
+        table.truncate(first - 1)  # rows of epochs after the checkpoint's are trained again
+        say(introduction(config, loader, model, epochs, truth) + (
+            f", resuming at epoch {first} iteration {iteration}" if run.checkpoint else ""))
+        progress = Progress(epochs, len(loader), done=(first - 1) * len(loader) + iteration)
+        started = time.monotonic()
+        for epoch in range(first, epochs + 1):
+            if iteration == 0:
                 # As the official train.py: the schedule steps at the start of every epoch, so
                 # epoch e trains with the rate of step e (see cyclegan.linear_decay_rule).
-                self.model.update_learning_rate()
-            start = time.monotonic()
-            for real_A, real_B in self.loader.epoch(start=self.iteration):
-                losses = self.model.train_step(real_A, real_B)
-                self.record(losses)
-                progress.update(self.epoch, self.iteration, losses, len(real_A))
-                steps += 1
-                if self.stop_requested or steps == stop_after:
-                    return False
+                model.update_learning_rate()
+            epoch_start = time.monotonic()
+            for real_A, real_B in loader.epoch(start=iteration):
+                losses = model.train_step(real_A, real_B)
+                run.check_losses(losses, epoch, iteration + 1)
+                iteration += 1
+                sums = {k: sums[k] + losses[k] for k in LOSSES}
+                progress.update(epoch, iteration, losses, len(real_A))
+                if run.stop_requested:  # Ctrl-C or SIGTERM: save between two steps
+                    return run.stop(epoch, iteration, sums)
             progress.end_epoch()
-            self.end_epoch(time.monotonic() - start)
-        return True
-
-    def record(self, losses):
-        """Count one step's losses into the epoch's sums; stop at one that is not finite."""
-        bad = [k for k in LOSSES if not math.isfinite(losses[k])]
-        if bad:
-            raise safeguards.NonFiniteLoss(f"the {bad[0]} loss is {losses[bad[0]]} at epoch "
-                                           f"{self.epoch}, iteration {self.iteration + 1}")
-        self.iteration += 1
-        for k in LOSSES:
-            self.sums[k] += losses[k]
-        if self.history is not None:
-            self.history.append(losses)
-
-    def end_epoch(self, seconds):
-        """Per-epoch outputs, then the checkpoint that starts the next epoch. The sums run
-        over the whole epoch, across interruptions (the checkpoint keeps them); the seconds
-        are those of this process only."""
-        row = {"epoch": self.epoch, "iterations": self.iteration, "seconds": round(seconds, 1),
-               "lr": self.model.optimizer_G.lr,
-               **{k: v / max(self.iteration, 1) for k, v in self.sums.items()}}
-        grid = io.sample_path(self.out, self.epoch)
-        self._write(grid, lambda: io.write_samples(self.model, self.test_A[:N_GRID],
-                                                   self.test_B[:N_GRID], grid))
-        summary = f"epoch {self.epoch}/{self.total_epochs} done in {seconds:.0f} s"
-        if self.truth:
-            row.update(io.translation_errors(self.model, self.test_A, self.test_B))
-            summary += (f"; translation error G_A(A) vs true B {row['error_AtoB']:.3f} "
-                        f"(identity {row['error_identity']:.3f}), "
-                        f"G_B(B) vs true A {row['error_BtoA']:.3f}")
-        self._write(self.table.path, lambda: self.table.append(row))
-        plot = os.path.join(self.out, io.LOSS_PLOT)
-        self._write(plot, lambda: io.plot_losses(self.table.read(), plot))
-        self.epoch, self.iteration = self.epoch + 1, 0
-        self.sums = dict.fromkeys(LOSSES, 0.0)
-        self.checkpoint()
-        for name in ("G_A", "G_B"):  # each generator alone, for translate.py
-            path = io.generator_path(self.out, name)
-            self._write(path, lambda: io.save_generator(path, getattr(self.model, name)))
-        self.say(summary)
-        self.last_row = row
-
-    @property
-    def checkpoint_path(self):
-        return io.checkpoint_path(self.out)
-
-    def checkpoint(self):
-        io.save_checkpoint(self.checkpoint_path, self.model, self.loader, self.epoch,
-                           self.iteration, self.config, self.sums)
-        self.saved_at = (self.epoch, self.iteration)
-
-    def resume(self, checkpoint):
-        """Continue from a checkpoint (a path or a ``training_io.Checkpoint``)."""
-        if isinstance(checkpoint, (str, os.PathLike)):
-            checkpoint = io.load_checkpoint(checkpoint)
-        self.model.load_state_dict(checkpoint.state)
-        self.loader.load_state_dict(checkpoint.loader)
-        self.epoch, self.iteration = checkpoint.epoch, checkpoint.iteration
-        self.sums.update(checkpoint.sums)
-        self.saved_at = (self.epoch, self.iteration)
-
-    def _write(self, path, write):
-        """Write an output that training can do without; a failure (a full disk) is a warning."""
-        try:
-            write()
-        except OSError as e:
-            print(f"warning: could not write {path} ({e}); training goes on, the checkpoint is "
-                  "written separately", file=sys.stderr, flush=True)
-
-    def say(self, text):
-        print(text, file=self.stream or sys.stdout, flush=True)
+            # The epoch's outputs (a failure to write one is a warning), then the checkpoint.
+            seconds = time.monotonic() - epoch_start
+            row = {"epoch": epoch, "iterations": iteration, "seconds": round(seconds, 1),
+                   "lr": model.optimizer_G.lr,
+                   **{k: v / max(iteration, 1) for k, v in sums.items()}}
+            grid = outputs.sample_path(out, epoch)
+            outputs.attempt(grid, lambda: outputs.write_samples(
+                model, test_A[:N_GRID], test_B[:N_GRID], grid))
+            if truth:
+                row.update(outputs.translation_errors(model, test_A, test_B))
+            outputs.attempt(table.path, lambda: table.append(row))
+            plot = os.path.join(out, outputs.LOSS_PLOT)
+            outputs.attempt(plot, lambda: outputs.plot_losses(table.read(), plot))
+            iteration, sums = 0, dict.fromkeys(LOSSES, 0.0)
+            run.save(epoch + 1, iteration, sums)
+            for name in ("G_A", "G_B"):  # each generator alone, for translate.py
+                path = outputs.generator_path(out, name)
+                outputs.attempt(path, lambda: save_generator(path, getattr(model, name)))
+            say(f"epoch {epoch}/{epochs} done in {seconds:.0f} s" + (
+                "; " + describe_errors(row) if truth else ""))
+        say(report(out, time.monotonic() - started, row if truth and first <= epochs else None))
+    return run.status
 
 
-def train(run):
-    """Train ``run`` to the end (True) or until a stop is requested (False)."""
-    what = "the built-in day2night dataset" if run.truth else run.config["dataroot"]
-    crop, where = run.config["crop_size"], "CPU" if run.model.xp is nn.backend.numpy else "GPU"
-    run.say(f"training on {what} ({len(run.loader.images_A)} A, {len(run.loader.images_B)} B "
-            f"images, {crop}x{crop} crops) on the {where}, {run.total_epochs} epochs of "
-            f"{len(run.loader)} iterations" + (f", resuming at epoch {run.epoch} iteration "
-                                               f"{run.iteration}" if run.saved_at else ""))
-    started = time.monotonic()
-    finished = run.run()
-    if finished:
-        report(run, time.monotonic() - started)
-    return finished
+def say(text):
+    print(text, flush=True)
 
 
-def report(run, seconds):
-    """What a finished run wrote, and how well its G_A translates the built-in test scenes."""
-    run.say(f"finished in {seconds:.0f} s. Wrote to {run.out}/:\n"
-            f"  {io.SAMPLES}/epoch_NNN.png  sample grids (rows real A | fake B | rec A | "
+def introduction(config, loader, model, epochs, truth):
+    """What is trained, where, and for how long."""
+    what = "the built-in day2night dataset" if truth else config["dataroot"]
+    crop, where = config["crop_size"], "CPU" if model.xp is nn.backend.numpy else "GPU"
+    return (f"training on {what} ({len(loader.images_A)} A, {len(loader.images_B)} B images, "
+            f"{crop}x{crop} crops) on the {where}, {epochs} epochs of {len(loader)} iterations "
+            f"(the schedule's epoch {epochs + 1}, at learning rate 0, would change no weight: "
+            "skipped)")
+
+
+def describe_errors(row):
+    return (f"translation error G_A(A) vs true B {row['error_AtoB']:.3f} (identity "
+            f"{row['error_identity']:.3f}), G_B(B) vs true A {row['error_BtoA']:.3f}")
+
+
+def report(out, seconds, errors=None):
+    """What a finished run wrote, and how well its G_A translates the built-in test scenes
+    (``errors``: the last epoch's row, when the run trained one and the truth is known)."""
+    text = (f"finished in {seconds:.0f} s. Wrote to {out}/:\n"
+            f"  {outputs.SAMPLES}/epoch_NNN.png  sample grids (rows real A | fake B | rec A | "
             f"real B | fake A | rec B)\n"
-            f"  {io.LOSS_TABLE}, {io.LOSS_PLOT}  losses per epoch\n"
-            f"  {io.CHECKPOINT}  networks, optimizers, pools and random states "
-            f"(python translate.py --checkpoint {run.checkpoint_path} IMAGE)\n"
+            f"  {outputs.LOSS_TABLE}, {outputs.LOSS_PLOT}  losses per epoch\n"
+            f"  {outputs.CHECKPOINT}  networks, optimizers, pools and random states "
+            f"(python translate.py --checkpoint {outputs.checkpoint_path(out)} IMAGE)\n"
             f"  G_A.npz, G_B.npz  each generator alone, for translate.py")
-    if run.truth and run.last_row:
-        e = run.last_row
+    if errors:
+        e = errors
         verdict = "below" if e["error_AtoB"] < e["error_identity"] else "NOT below"
-        run.say(f"translation error of G_A on {N_METRIC} test scenes: {e['error_AtoB']:.3f}, "
-                f"{verdict} the identity mapping's {e['error_identity']:.3f} "
-                f"(mean absolute error in [-1, 1]; G_B: {e['error_BtoA']:.3f})")
+        text += (f"\ntranslation error of G_A on {N_METRIC} test scenes: {e['error_AtoB']:.3f}, "
+                 f"{verdict} the identity mapping's {e['error_identity']:.3f} "
+                 f"(mean absolute error in [-1, 1]; G_B: {e['error_BtoA']:.3f})")
+    return text
 
 
 # --- the options, the data and the model ----------------------------------------------------
 
 def build_parser():
-    """The options of cyclegan_support/options.py, with this file's docstring as --help."""
+    """The options of training/options.py, with this file's docstring as --help."""
     return _options(description=__doc__)
 
 
@@ -243,6 +185,7 @@ def build_model(config, device):
     return CycleGAN(device=device, **{k: config[k] for k in (
         "ngf", "ndf", "n_blocks", "lr", "beta1", "lambda_A", "lambda_B", "lambda_identity",
         "pool_size", "n_epochs", "n_epochs_decay", "seed")})
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,7 @@ ratio ours/PyTorch.
 
 ``--memory HxW`` instead translates one image of that size once, in a subprocess per
 framework, and prints each process's peak resident memory (VmHWM), beside
-``cyclegan.estimate_translation_memory``'s estimate for ours.
+``translate.estimate_translation_memory``'s estimate for ours.
 """
 import argparse
 import importlib.util
@@ -92,7 +92,7 @@ def time_translation(args, frameworks):
 
 
 def measure_memory(args, frameworks):
-    from cyclegan import estimate_translation_memory
+    from translate import estimate_translation_memory
     h, w = args.hw
     print(f"ngf {args.ngf}, {args.n_blocks} blocks, one {h}x{w} image (H x W), eval mode "
           "without a graph")

@@ -19,7 +19,8 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from cyclegan_support import builtin_data, data, training_io  # noqa: E402
+from cyclegan_support import builtin_data, data  # noqa: E402
+from cyclegan_support.sample_grid import sample_grid  # noqa: E402
 
 
 def main(weights, count=6, size=36):
@@ -40,8 +41,7 @@ def main(weights, count=6, size=36):
     error = builtin_data.translation_error(rows[1], rows[2])
     print(f"translated from {pth}: mean absolute error {error:.3f} against the true night "
           f"scenes (identity {builtin_data.translation_error(rows[0], rows[2]):.3f})")
-    grid = training_io.sample_grid(rows, labels=("day", "from .pth", "true night"),
-                                   min_tile=96)
+    grid = sample_grid(rows, labels=("day", "from .pth", "true night"), min_tile=96)
     Image.fromarray(grid).save(os.path.join(ROOT, "docs", "sample_pretrained.png"))
 
 

@@ -2,27 +2,28 @@
 full disk. Each leaves a checkpoint that resumes, and a resumed run continues exactly (the same
 losses and weights as a run never interrupted)."""
 import errno
-import io
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from cli import ROOT, TINY, assert_clean_error, run_main
+from cli import ROOT, TINY, assert_clean_error, record_steps, run_main
 import cyclegan
-from cyclegan_support import training_io
+from cyclegan_support.checkpoint import load_checkpoint
 import nn
 import train
+from training.outputs import LossTable
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def final_weights(out):
-    state = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz")).state
+    state = load_checkpoint(os.path.join(out, "checkpoint.npz")).state
     return {k: v for k, v in state.items() if ".model." in k}
 
 
@@ -106,29 +107,28 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, ca
     assert {name: (out / name).read_bytes() for name in kept} == kept
 
 
-def test_resume_after_any_iteration_continues_exactly(tmp_path):
-    """Stopped after each of the run's iterations (inside an epoch and at its very end),
-    then resumed: every later loss, the end weights and the loss table equal the whole run's."""
-    quiet = io.StringIO()
-    config = train.resolve_config(train.build_parser().parse_args(
-        TINY + ["--n-epochs", "2", "--out", str(tmp_path / "whole")]))
-    whole = train.Run(config, stream=quiet, record_steps=True)
-    assert whole.run() is True
-    steps = len(whole.history)
-    assert steps == 6  # 3 epochs of 2 batches
-    table = [{k: v for k, v in r.items() if k != "seconds"} for r in whole.table.read()]
+def test_resume_after_any_iteration_continues_exactly(tmp_path, monkeypatch):
+    """Stopped after each of the run's iterations (inside an epoch and at its very end) as
+    Ctrl-C stops it, then resumed: every later loss, the end weights and the loss table equal
+    the whole run's."""
+    argv = TINY + ["--n-epochs", "3"]
+    whole_history = record_steps(monkeypatch)
+    assert train.main(argv + ["--out", str(tmp_path / "whole")]) == 0
+    steps = len(whole_history)
+    assert steps == 6  # 3 epochs of 2 batches (the schedule's fourth, at rate 0, skipped)
+
+    def table(out):
+        return [{k: v for k, v in r.items() if k != "seconds"}
+                for r in LossTable(os.path.join(out, "losses.csv"), []).read()]
     for k in range(1, steps):
-        split = {**config, "out": str(tmp_path / f"split{k}")}
-        first = train.Run(split, stream=quiet)
-        assert first.run(stop_after=k) is False
-        first.checkpoint()
-        second = train.Run(split, stream=quiet, resume_from=first.checkpoint_path,
-                           record_steps=True)
-        assert second.run() is True
-        assert second.history == whole.history[k:], k
-        assert_same_weights(final_weights(split["out"]), final_weights(config["out"]))
-        assert [{c: v for c, v in r.items() if c != "seconds"}
-                for r in second.table.read()] == table, k
+        split = str(tmp_path / f"split{k}")
+        monkeypatch.undo()  # one recording at a time
+        history = record_steps(monkeypatch, stop_after=k)
+        assert train.main(argv + ["--out", split]) == 128 + signal.SIGINT, k
+        assert train.main(["--resume", "--out", split]) == 0, k
+        assert history == whole_history, k
+        assert_same_weights(final_weights(split), final_weights(tmp_path / "whole"))
+        assert table(split) == table(tmp_path / "whole"), k
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -149,7 +149,7 @@ def test_a_signal_stops_after_the_step_saves_and_says_how_to_resume(tmp_path, si
         child.kill()
     assert child.returncode == 128 + signum, err
     assert "Traceback" not in err
-    saved = training_io.load_checkpoint(os.path.join(out, "checkpoint.npz"))
+    saved = load_checkpoint(os.path.join(out, "checkpoint.npz"))
     epoch, iteration = saved.epoch, saved.iteration
     assert epoch == 1 and 1 <= iteration < 8  # stopped inside the first epoch
     command = err.split("continue with: ")[1].strip()
@@ -163,6 +163,64 @@ def test_a_signal_stops_after_the_step_saves_and_says_how_to_resume(tmp_path, si
     whole = str(tmp_path / "whole")
     assert train.main(argv[:-1] + [whole]) == 0
     assert_same_weights(final_weights(out), final_weights(whole))
+
+
+def test_a_second_run_into_a_folder_in_use_stops_at_once(tmp_path):
+    """Two real train.py processes into one --out: while the first writes there, the second
+    stops at once with a message naming the first's process; the first finishes as if alone
+    (its table, checkpoint and samples are its own) and removes its lock."""
+    out = str(tmp_path / "run")
+    argv = TINY + ["--out", out]
+    first = subprocess.Popen([sys.executable, "train.py", *argv], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in first.stderr:  # the first has started training, before its checkpoint
+            if line.startswith("epoch 1/2"):
+                break
+        first.send_signal(signal.SIGSTOP)  # held mid-run, however slow the second is to start
+        second = subprocess.run([sys.executable, "train.py", *argv], cwd=ROOT, text=True,
+                                capture_output=True, timeout=120)
+        first.send_signal(signal.SIGCONT)
+        _, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert_clean_error(second.returncode, second.stderr, "is in use",
+                       f"process {first.pid} on this machine", "another --out")
+    assert first.returncode == 0, err
+    rows = LossTable(os.path.join(out, "losses.csv"), []).read()
+    assert [(r["epoch"], r["iterations"]) for r in rows] == [("1", "2"), ("2", "2")]
+    assert load_checkpoint(os.path.join(out, "checkpoint.npz")).epoch == 3
+    assert not os.path.exists(os.path.join(out, ".lock"))
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid names no running process now
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text(f"{ended.pid} {socket.gethostname()}\n")
+    status, _, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert status == 0, err
+    assert f"taking over the lock {out / '.lock'} of process {ended.pid}" in err
+    assert not (out / ".lock").exists() and (out / "checkpoint.npz").is_file()
+
+
+@pytest.mark.parametrize("holder, words", [
+    ("{pid} elsewhere", ["is in use", "process {pid} on the host elsewhere", "delete"]),
+    ("{parent} {host}", ["is in use", "process {parent} on this machine"]),
+    ("", ["names no process yet", "delete"]),
+])
+def test_a_lock_that_cannot_be_taken_over_is_refused(tmp_path, capsys, holder, words):
+    """A lock from another host (its process cannot be checked), one of a process running
+    here, and one whose holder has not written its name yet: refused, nothing written."""
+    names = {"pid": os.getpid(), "parent": os.getppid(), "host": socket.gethostname()}
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text(holder.format(**names))
+    status, _, err = run_main(train.main, TINY + ["--out", str(out)], capsys)
+    assert_clean_error(status, err, *(w.format(**names) for w in words))
+    assert sorted(os.listdir(out)) == [".lock", "samples"]
+    assert (out / ".lock").read_text() == holder.format(**names)
 
 
 def test_a_full_disk_for_samples_and_plots_is_a_warning(tmp_path, capsys, monkeypatch):
@@ -184,7 +242,7 @@ def test_a_full_disk_for_samples_and_plots_is_a_warning(tmp_path, capsys, monkey
         assert not (out / name).exists()
     assert not leftovers(out)
     monkeypatch.undo()
-    saved = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    saved = load_checkpoint(str(out / "checkpoint.npz"))
     epoch, iteration = saved.epoch, saved.iteration
     assert (epoch, iteration) == (3, 0)
-    assert len(training_io.LossTable(str(out / "losses.csv"), []).read()) == 2
+    assert len(LossTable(str(out / "losses.csv"), []).read()) == 2

@@ -265,6 +265,22 @@ def test_resume_from_another_architecture_names_the_key(run_copy, capsys, change
     assert snapshot(run_copy) == before
 
 
+def test_resume_from_non_finite_weights_blames_the_checkpoint(run_copy, capsys):
+    """A checkpoint whose weights hold a NaN: the answer names the checkpoint, not --lr, and
+    the checkpoint is left as it was."""
+    path = run_copy / "checkpoint.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["G_A.model.1.weight"][0, 0, 0, 0] = np.nan
+    arrays["train.epoch"] = np.int64(2)  # back inside the run, so that --resume trains
+    np.savez(path, **arrays)
+    before = path.read_bytes()
+    status, _, err = run_main(train.main, ["--resume", "--out", str(run_copy)], capsys)
+    assert_clean_error(status, err, str(path), "non-finite")
+    assert "--lr" not in err
+    assert path.read_bytes() == before
+
+
 def test_resume_refuses_options_that_contradict_the_checkpoint(run_copy, capsys):
     before = snapshot(run_copy)
     status, _, err = run_main(train.main, ["--resume", "--out", str(run_copy), "--ngf", "8"],
@@ -359,7 +375,7 @@ def test_an_output_folder_that_cannot_be_written(tmp_path, capsys):
     assert status == 2 and "Traceback" not in err
 
 
-def test_a_file_named_samples_in_the_output_folder(tmp_path, capsys):
+def test_a_file_named_samples_in_the_output_folder(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "samples").write_text("a file where the sample grids' folder should be")
@@ -369,15 +385,14 @@ def test_a_file_named_samples_in_the_output_folder(tmp_path, capsys):
     assert "checkpoint" not in err and "training on" not in out_text
     # The same when the file appears after the checks, while the run is being built.
     other = tmp_path / "other"
+    build_model = train.build_model
 
-    def make_run(config, device, checkpoint):
+    def build_model_late(config, device):
         os.rmdir(other / "samples")
         (other / "samples").write_text("late")
-        return train.Run(config, device, checkpoint)
-
-    status, _, err = run_main(lambda argv: train.safeguards.main(
-        train.build_parser(), argv, make_run, train.train, "train.py"),
-        TINY + ["--out", str(other)], capsys)
+        return build_model(config, device)
+    monkeypatch.setattr(train, "build_model", build_model_late)
+    status, _, err = run_main(train.main, TINY + ["--out", str(other)], capsys)
     assert_clean_error(status, err, "cannot write to the output folder", "samples")
     assert "checkpoint" not in err
 

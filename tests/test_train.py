@@ -4,60 +4,64 @@ display."""
 import csv
 import io
 import os
+import signal
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cli import Terminal
-from cyclegan_support import data, training_io
+from cli import Terminal, record_steps
+from cyclegan_support import data
+from cyclegan_support.checkpoint import load_checkpoint, save_checkpoint
+from cyclegan_support.generator_file import save_generator
 from cyclegan_support.progress import Progress
 import nn
 import train
+from training.options import resolve_config
+from training.outputs import LossTable
 import translate
 
+# Two epochs trained (factors 1 and 1/2; the schedule's third has rate 0 and is skipped), of
+# ceil(5 / 2) = 3 batches each.
 TINY = ["--crop-size", "24", "--load-size", "28", "--ngf", "4", "--ndf", "4", "--n-blocks", "1",
-        "--n-train", "5", "--n-epochs", "1", "--n-epochs-decay", "1", "--batch-size", "2",
+        "--n-train", "5", "--n-epochs", "2", "--n-epochs-decay", "1", "--batch-size", "2",
         "--pool-size", "2", "--seed", "3"]
 
 
-def tiny_config(out):
-    # Three epochs: the official schedule trains the last one with rate 0, so epochs 1 and 2
-    # (factors 1 and 1/2) are where the optimizers' state must carry over.
-    argv = TINY + ["--n-epochs", "2", "--out", str(out)]
-    return train.resolve_config(train.build_parser().parse_args(argv))
+def tiny_argv(out):
+    return TINY + ["--out", str(out)]
 
 
 @pytest.fixture(scope="module")
 def whole_run(tmp_path_factory):
-    """The uninterrupted run that every split run is compared with (trained once)."""
-    whole = train.Run(tiny_config(tmp_path_factory.mktemp("whole")), stream=io.StringIO(),
-                      record_steps=True)
-    assert whole.run() is True
-    assert len(whole.history) == 9  # 3 epochs of ceil(5 / 2) batches
-    return whole
+    """The uninterrupted run that every split run is compared with (trained once): its
+    output folder and every step's losses."""
+    out = tmp_path_factory.mktemp("whole") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        history = record_steps(patch)
+        assert train.main(tiny_argv(out)) == 0
+    assert len(history) == 6  # 2 epochs of 3 batches
+    return out, history
 
 
 @pytest.mark.parametrize("k", [2, 4])  # stop inside epoch 1, or inside epoch 2
-def test_resume_continues_exactly(whole_run, tmp_path, k):
-    quiet = io.StringIO()
-    first = train.Run(tiny_config(tmp_path / "split"), stream=quiet)
-    assert first.run(stop_after=k) is False
-    first.checkpoint()
-    del first
-    second = train.Run(tiny_config(tmp_path / "split"), stream=quiet, record_steps=True,
-                       resume_from=str(tmp_path / "split" / "checkpoint.npz"))
-    assert second.run() is True
-    assert len(second.history) == 9 - k
-    # Identical losses, step by step, and identical weights at the end.
-    assert second.history == whole_run.history[k:]
-    end_whole, end_split = whole_run.model.state_dict(), second.model.state_dict()
+def test_resume_continues_exactly(whole_run, tmp_path, monkeypatch, k):
+    """Stopped after step k as Ctrl-C stops it, then resumed: identical losses, step by step,
+    and identical weights, optimizer states and pools at the end."""
+    whole, whole_history = whole_run
+    out = tmp_path / "split"
+    history = record_steps(monkeypatch, stop_after=k)
+    assert train.main(tiny_argv(out)) == 128 + signal.SIGINT
+    assert load_checkpoint(str(out / "checkpoint.npz")).iteration == k - 3 * (k > 3)
+    assert train.main(["--resume", "--out", str(out)]) == 0
+    assert history == whole_history
+    end_whole = load_checkpoint(str(whole / "checkpoint.npz")).state
+    end_split = load_checkpoint(str(out / "checkpoint.npz")).state
     assert end_whole.keys() == end_split.keys()
     for name in end_whole:
-        np.testing.assert_array_equal(nn.to_host(end_split[name]), nn.to_host(end_whole[name]),
-                                      err_msg=name)
-    rows = training_io.LossTable(str(tmp_path / "split" / "losses.csv"), []).read()
-    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+        np.testing.assert_array_equal(end_split[name], end_whole[name], err_msg=name)
+    rows = LossTable(str(out / "losses.csv"), []).read()
+    assert [r["epoch"] for r in rows] == ["1", "2"]
 
 
 def test_end_to_end_run_then_translate(tmp_path, capsys):
@@ -76,11 +80,11 @@ def test_end_to_end_run_then_translate(tmp_path, capsys):
     for r in rows:
         assert 0 < float(r["error_AtoB"]) < 2 and float(r["error_identity"]) > 0.5
         assert all(np.isfinite(float(r[k])) for k in train.LOSSES)
-    # The official schedule steps at each epoch's start: factors 1/2, then 0.
-    assert [float(r["lr"]) for r in rows] == [1e-4, 0.0]
+    # The official schedule steps at each epoch's start: factors 1, then 1/2 (then 0, skipped).
+    assert [float(r["lr"]) for r in rows] == [2e-4, 1e-4]
 
     # translate.py with the checkpoint equals the model's own G_A on a 28x28 test scene ...
-    ckpt = training_io.load_checkpoint(str(out / "checkpoint.npz"))
+    ckpt = load_checkpoint(str(out / "checkpoint.npz"))
     state, epoch, iteration, config = ckpt.state, ckpt.epoch, ckpt.iteration, ckpt.config
     assert (epoch, iteration) == (3, 0)
     model = train.build_model(config, "cpu")
@@ -113,11 +117,50 @@ def test_end_to_end_run_then_translate(tmp_path, capsys):
         assert len(list(csv.DictReader(f))) == 2
 
 
+def test_the_schedules_last_epoch_is_skipped_and_would_change_no_weight(whole_run):
+    """The official schedule trains its last epoch at rate 0: the run stops before it (2 of
+    the schedule's 3 epochs, 6 steps), and that epoch, trained from the run's checkpoint,
+    leaves every weight of the four networks as it was, to the bit."""
+    out, history = whole_run
+    assert len(history) == 6
+    ckpt = load_checkpoint(str(out / "checkpoint.npz"))
+    assert (ckpt.epoch, ckpt.iteration) == (3, 0)
+    model = train.build_model(ckpt.config, "cpu")
+    model.load_state_dict(ckpt.state)
+    assert model.update_learning_rate() == 0.0  # the rate epoch 3 would train with
+    before = {k: v.copy() for k, v in model.state_dict().items() if ".model." in k}
+    images = train.load_data(ckpt.config)[:2]
+    loader = data.UnalignedLoader(*images, ckpt.config["crop_size"], 2, seed=[3, 1])
+    loader.load_state_dict(ckpt.loader)
+    for real_A, real_B in loader.epoch():
+        model.train_step(real_A, real_B)
+    after = model.state_dict()
+    networks = (model.G_A, model.G_B, model.D_A, model.D_B)
+    assert len(before) == sum(len(net.parameters()) for net in networks)  # every weight
+    assert model.optimizer_G.t == model.optimizer_D.t == 9  # 3 more steps were taken
+    for key, value in before.items():
+        np.testing.assert_array_equal(after[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("epochs", [["--n-epochs", "1", "--n-epochs-decay", "0"],
+                                    ["--n-epochs", "0", "--n-epochs-decay", "1"]])
+def test_a_schedule_of_one_epoch_is_refused(epochs, tmp_path, capsys):
+    """One epoch is the schedule's last, at rate 0: it would train nothing, so it is refused
+    with the schedule's formula rather than reported as a finished run."""
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit:
+        train.main(TINY + epochs + ["--out", str(out)])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "Traceback" not in err
+    assert "nothing to train" in err and "rate 0" in err and "--n-epochs-decay 1" in err
+    assert not out.exists()
+
+
 def test_a_generator_file_records_its_architecture(tmp_path, monkeypatch):
     from cyclegan import ResnetGenerator
     generator = ResnetGenerator(input_nc=3, output_nc=1, ngf=3, n_blocks=2,
                                 rng=np.random.default_rng(0))
-    training_io.save_generator(str(tmp_path / "G_A.npz"), generator)
+    save_generator(str(tmp_path / "G_A.npz"), generator)
     assert nn.load(str(tmp_path / "G_A.npz"))["architecture"].shape == ()
     reads = []
     load = nn.load
@@ -135,8 +178,8 @@ def test_translate_reads_a_checkpoint_once_and_takes_its_architecture(tmp_path, 
     model = CycleGAN(ngf=3, ndf=2, n_blocks=2, seed=0)
     images = np.zeros((2, 8, 8, 3), np.uint8)
     path = str(tmp_path / "checkpoint.npz")
-    training_io.save_checkpoint(path, model, data.UnalignedLoader(images, images, 8), 1, 0,
-                                {"ngf": 3, "n_blocks": 2})
+    save_checkpoint(path, model, data.UnalignedLoader(images, images, 8), 1, 0,
+                    {"ngf": 3, "n_blocks": 2})
     reads = []
     load = nn.load
     monkeypatch.setattr(nn, "load", lambda path: reads.append(path) or load(path))
@@ -152,6 +195,13 @@ def test_translate_reads_a_checkpoint_once_and_takes_its_architecture(tmp_path, 
 @pytest.mark.parametrize("argv, message", [
     (["--n-epochs", "-1"], "must be >= 0"),
     (["--n-epochs-decay", "-2"], "must be >= 0"),
+    (["--beta1", "5"], "--beta1: must be below 1"),
+    (["--beta1", "1"], "--beta1: must be below 1"),
+    (["--beta1", "-3"], "--beta1: must be >= 0"),
+    (["--beta1", "nan"], "--beta1: must be a finite number"),
+    (["--lr", "nan"], "--lr: must be a finite number"),
+    (["--lr", "inf"], "--lr: must be a finite number"),
+    (["--lambda-A", "nan"], "--lambda-A: must be a finite number"),
     (["--lr", "0"], "must be > 0"),
     (["--batch-size", "0"], "must be >= 1"),
     (["--pool-size", "-1"], "must be >= 0"),
@@ -168,19 +218,19 @@ def test_command_line_checks(argv, message, capsys):
 
 def test_load_size_smaller_than_crop_is_refused():
     with pytest.raises(ValueError, match="smaller than --crop-size"):
-        train.resolve_config(train.build_parser().parse_args(["--crop-size", "64",
+        resolve_config(train.build_parser().parse_args(["--crop-size", "64",
                                                               "--load-size", "60"]))
 
 
 def test_defaults():
-    builtin = train.resolve_config(train.build_parser().parse_args([]))
+    builtin = resolve_config(train.build_parser().parse_args([]))
     assert builtin["crop_size"] == 64 and builtin["load_size"] == 72
     assert builtin["out"] == os.path.join("runs", "day2night")
-    user = train.resolve_config(train.build_parser().parse_args(["--dataroot", "x/horse2zebra/"]))
+    user = resolve_config(train.build_parser().parse_args(["--dataroot", "x/horse2zebra/"]))
     assert (user["crop_size"], user["load_size"], user["n_blocks"]) == (64, 72, 6)
     assert (user["ngf"], user["n_epochs"], user["n_epochs_decay"]) == (64, 100, 100)
     assert user["out"] == os.path.join("runs", "horse2zebra")
-    big = train.resolve_config(train.build_parser().parse_args(["--dataroot", "d",
+    big = resolve_config(train.build_parser().parse_args(["--dataroot", "d",
                                                                 "--crop-size", "256"]))
     assert (big["load_size"], big["n_blocks"]) == (286, 9)  # the official 286 -> 256
 

@@ -21,7 +21,8 @@ import handmade
 import nn
 import translate
 from cyclegan import CycleGAN
-from cyclegan_support import data, training_io
+from cyclegan_support import data, generator_file
+from cyclegan_support.checkpoint import load_checkpoint, save_checkpoint
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 WEIGHTS = os.path.join(FIXTURES, "tiny_G.pth")  # ngf 4, 2 residual blocks
@@ -154,7 +155,7 @@ def test_a_full_disk_leaves_no_half_png_and_keeps_the_file_there(tmp_path, capsy
 def tiny_checkpoint(path):
     model = CycleGAN(ngf=2, ndf=2, n_blocks=1, pool_size=0)
     images = np.zeros((1, 8, 8, 3), np.uint8)
-    training_io.save_checkpoint(path, model, data.UnalignedLoader(images, images, 8), 1, 0,
+    save_checkpoint(path, model, data.UnalignedLoader(images, images, 8), 1, 0,
                                 {"ngf": 2, "ndf": 2, "n_blocks": 1})
     return path
 
@@ -181,13 +182,13 @@ def test_export_refuses_to_replace_a_file_of_another_kind(tmp_path, capsys):
                            "Choose another OUT name")
         assert printed == ""
     assert contents(tmp_path) == before
-    assert training_io.load_checkpoint(checkpoint).epoch == 1
+    assert load_checkpoint(checkpoint).epoch == 1
 
 
 def test_export_replaces_a_generator_file_of_its_own_kind(tmp_path, capsys):
     generator = translate.load_generator(WEIGHTS)
     nn.save_pth(tmp_path / "G.pth", {k: v * 0 for k, v in generator.state_dict().items()})
-    training_io.save_generator(tmp_path / "G.npz", translate.load_generator(WEIGHTS))
+    generator_file.save_generator(tmp_path / "G.npz", translate.load_generator(WEIGHTS))
     nn.save(tmp_path / "bare.npz", {k: v * 0 for k, v in generator.state_dict().items()})
     for name in ("G.pth", "G.npz", "bare.npz"):
         status, printed, err = run_main(translate.main, ["--export", WEIGHTS,

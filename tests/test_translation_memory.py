@@ -1,4 +1,4 @@
-"""cyclegan.estimate_translation_memory against the peak memory translate.py was measured at.
+"""translate.estimate_translation_memory against the peak memory translate.py was measured at.
 
 The estimate lets translate.py refuse a photo that will not fit before it starts. It should
 be close, and rather above than below: a refusal of a photo that would just have fitted
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import nn
-from cyclegan import ResnetGenerator, estimate_translation_memory
+from cyclegan import ResnetGenerator
+from translate import estimate_translation_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,6 +5,7 @@ in one line naming the option; ``resolve_config`` then fills in what was left ou
 built-in dataset's small defaults or, for --dataroot, the official ones.
 """
 import argparse
+import math
 import os
 
 __all__ = ["BUILTIN", "USER", "DEFAULTS", "build_parser", "given_options", "resolve_config"]
@@ -20,15 +21,21 @@ DEFAULTS = {"n_train": BUILTIN["n_train"], "batch_size": 1, "lr": 2e-4, "beta1":
             "lambda_A": 10.0, "lambda_B": 10.0, "lambda_identity": 0.5, "pool_size": 50, "seed": 0}
 
 
-def _number(kind, low, inclusive=True, what=""):
+def _number(kind, low, inclusive=True, what="", below=None):
+    """A parser of numbers of ``kind`` that are >= ``low`` (> when not ``inclusive``) and, when
+    ``below`` is given, < ``below``; inf and nan are refused."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         if value < low or (value == low and not inclusive):
             sign = ">=" if inclusive else ">"
             raise argparse.ArgumentTypeError(f"must be {sign} {low}{what}, got {text}")
+        if below is not None and value >= below:
+            raise argparse.ArgumentTypeError(f"must be below {below}{what}, got {text}")
         return value
     return parse
 
@@ -73,12 +80,16 @@ def build_parser(description=None, defaults=True):
     t.add_argument("--n-epochs-decay", type=_number(int, 0), help="further epochs with the rate "
                    "decaying linearly to zero "
                    f"(default: {BUILTIN['n_epochs_decay']} built-in, {USER['n_epochs_decay']} "
-                   "otherwise) [100]")
+                   "otherwise) [100]. As in the official schedule, the last epoch's rate is 0: "
+                   "its steps would change no weight, so it is skipped and a run trains "
+                   "n-epochs + n-epochs-decay - 1 epochs (the same weights, in less time)")
     t.add_argument("--batch-size", type=_number(int, 1),
                    help="images per batch (default: %(default)s) [1]")
     t.add_argument("--lr", type=_number(float, 0, inclusive=False),
                    help="Adam learning rate (default: %(default)s) [0.0002]")
-    t.add_argument("--beta1", type=float, help="Adam beta1 (default: %(default)s)")
+    t.add_argument("--beta1", type=_number(float, 0, below=1, what=" (Adam's decay of its "
+                   "running mean of the gradients, 0 <= beta1 < 1)"),
+                   help="Adam beta1, 0 <= beta1 < 1 (default: %(default)s) [0.5]")
     t.add_argument("--lambda-A", type=_number(float, 0),
                    help="weight of the cycle loss A -> B -> A (default: %(default)s) [10]")
     t.add_argument("--lambda-B", type=_number(float, 0),
@@ -117,8 +128,13 @@ def resolve_config(args):
             config[key] = defaults[key]
     if config["load_size"] is None:
         config["load_size"] = 2 * round(config["crop_size"] * 286 / 256 / 2)
-    if config["n_epochs"] + config["n_epochs_decay"] == 0:
-        raise ValueError("--n-epochs and --n-epochs-decay are both 0: there is nothing to train")
+    if config["n_epochs"] + config["n_epochs_decay"] < 2:
+        raise ValueError(
+            f"--n-epochs {config['n_epochs']} and --n-epochs-decay {config['n_epochs_decay']} "
+            "leave nothing to train: the official schedule trains epoch e at the rate lr * (1 - "
+            "max(0, e + 1 - n_epochs) / (n_epochs_decay + 1)), so its last epoch has rate 0 and "
+            "changes no weight (it is skipped); ask for two epochs or more, e.g. --n-epochs 1 "
+            "--n-epochs-decay 1")
     if config["load_size"] < config["crop_size"]:
         raise ValueError(f"--load-size {config['load_size']} is smaller than --crop-size "
                          f"{config['crop_size']}; the crop must fit inside the image")
