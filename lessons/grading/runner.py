@@ -10,14 +10,14 @@ end the process (``os._exit``). A thread cannot be stopped; a process can. So th
 3. grades the file's chosen exercises one by one, and after each says "result" with the
    exercise's status, message and what the student's code printed meanwhile.
 
-Each says is one JSON line on the child's own channel (a copy of its first stdout); the
+Each message is one JSON line on the child's own channel (a copy of its first stdout); the
 student's prints (its stdout and stderr, at the file-descriptor level) go to a capture file
 the parent names, emptied before each exercise, so 20,000 printed lines never mix with the
 report: they come back trimmed to their first and last lines. The parent waits for each line at
 most ``timeout`` seconds; when one does not come, it kills the child, reports that exercise as
 "did not finish in 10 s" (or, at import, every exercise of the file), and starts a fresh child
 for the exercises after it. A child that dies without a word is reported the same way, with its
-exit status. Ctrl-C reaches the parent alone (the child ignores it): the parent kills the child
+exit status. Ctrl-C is the parent's to handle (the child ignores it): the parent kills the child
 and raises KeyboardInterrupt with the results so far kept by its caller.
 
 Grading the 35 reference solutions this way costs one interpreter start and one import of the
