@@ -264,7 +264,7 @@ def kernel_without_the_project(tmp_path_factory):
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-c", code, "-f", "{connection_file}"],
         "display_name": "Python without this project", "language": "python",
-        "env": {"PYTHONPATH": "", "MPLBACKEND": "Agg"}}))
+        "env": {"PYTHONPATH": ""}}))
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(spec.parent.parent)
     yield "bare"
