@@ -275,13 +275,16 @@ def kernel_without_the_project(tmp_path_factory):
 
 
 def repository_files():
-    """Every file under the repository but .git, .venv and caches: name -> mtime."""
+    """Every file under the repository but .git, .venv and caches: path -> its time for the
+    files under lessons/ (where a lesson's code could overwrite a figure), else None (so that
+    editing a file elsewhere while the test runs does not fail it)."""
     found = {}
     for folder, dirs, files in os.walk(ROOT):
         dirs[:] = [d for d in dirs if d not in (".git", ".venv", "__pycache__", ".pytest_cache")]
         for f in files:
             path = os.path.join(folder, f)
-            found[path] = os.stat(path).st_mtime_ns
+            found[path] = (os.stat(path).st_mtime_ns if path.startswith(LESSONS_DIR + os.sep)
+                           else None)
     return found
 
 
