@@ -3,7 +3,7 @@
 On a GPU, a step on small images costs about one kernel launch per array operation (every
 ufunc, reduction, copy, matmul, strided copy), whatever the array's size: a launch costs some
 microseconds, and small arrays keep the device busy for less. Our step is counted on the CuPy
-stand-in (tests/fake_cupy.py), which counts one launch per such operation; beside it, when
+stand-in (nn/fake_cupy.py), which counts one launch per such operation; beside it, when
 PyTorch is installed, the aten operations that torch.profiler records for the official step
 (benchmarks/bench_step.py's twin, called as the official code calls its networks).
 
@@ -25,7 +25,7 @@ for path in (HERE, ROOT, os.path.join(ROOT, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-import fake_cupy  # noqa: E402  (after the paths above)
+from nn import fake_cupy  # noqa: E402  (after the paths above)
 
 CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
     "built-in": (16, 16, 3, 64, 1),   # train.py's built-in run

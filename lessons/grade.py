@@ -11,8 +11,15 @@ Each exercise is reported as "correct", "not attempted" (its stub is untouched, 
 file for it) or "wrong" with what is wrong: which output or which gradient, the worst element
 and its error, or the shape, and where the grader recognises a classic mistake, its name.
 
+Each exercise file is graded in a process of its own, each exercise under a time limit
+(--timeout, 10 s by default): a loop that never ends fails that exercise ("did not finish in
+10 s"), a file that never finishes importing fails the exercises of that file, and the others
+are graded. What the student's code prints is shown, trimmed, under the exercise's result.
+The --json file is written also when grading is interrupted (Ctrl-C), with what was graded.
+
 Exit status: 0 when every graded exercise is correct; 1 when an attempted exercise is wrong;
-3 when none is wrong but some are not attempted (so "all" on a half-done copy is not a pass).
+3 when none is wrong but some are not attempted (so "all" on a half-done copy is not a pass);
+130 when interrupted.
 """
 import argparse
 import json
@@ -23,9 +30,10 @@ import time
 if __package__ in (None, ""):  # run as a script: python lessons/grade.py 5.2
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lessons.grading import CORRECT, EXERCISES, NOT_ATTEMPTED, POINTS, WRONG, exercise_ids, grade
+from lessons.grading import CORRECT, EXERCISES, NOT_ATTEMPTED, POINTS, WRONG, exercise_ids
+from lessons.grading.runner import grade_file
 
-ALL_CORRECT, SOME_WRONG, SOME_NOT_ATTEMPTED = 0, 1, 3
+ALL_CORRECT, SOME_WRONG, SOME_NOT_ATTEMPTED, INTERRUPTED = 0, 1, 3, 130
 
 
 def select(which):
@@ -45,6 +53,29 @@ def select(which):
     return list(dict.fromkeys(chosen))
 
 
+def by_file(ids):
+    """``ids`` in runs of consecutive exercises of one exercise file: 5.1 5.2 6.1 -> [[5.1, 5.2],
+    [6.1]], each run graded by one child process."""
+    runs = []
+    for e in ids:
+        if runs and EXERCISES[runs[-1][-1]][0] == EXERCISES[e][0]:
+            runs[-1].append(e)
+        else:
+            runs.append([e])
+    return runs
+
+
+def positive_seconds(text):
+    """--timeout's value: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 def exit_status(results):
     """0 all correct, 1 an attempted exercise is wrong, 3 only some not attempted."""
     if any(r.status == WRONG for r in results):
@@ -54,7 +85,7 @@ def exit_status(results):
     return ALL_CORRECT
 
 
-def gradescope_results(results, seconds):
+def gradescope_results(results, seconds, chosen=None):
     """Gradescope's autograder results.json: a total "score", and one entry per exercise in
     "tests" with its name, number, score, max_score, status ("passed"/"failed") and output
     (https://gradescope-autograders.readthedocs.io/en/latest/specs/). An exercise scores its
@@ -69,11 +100,13 @@ def gradescope_results(results, seconds):
                       "status": "passed" if r.status == CORRECT else "failed",
                       "output": output})
     done = sum(r.status == CORRECT for r in results)
+    stopped = (f"; interrupted after {len(results)} of {chosen} exercises"
+               if chosen is not None and len(results) < chosen else "")
     return {"score": sum(t["score"] for t in tests),
             "execution_time": round(seconds, 3),
             "output": f"{done} of {len(results)} exercises correct, "
                       f"{sum(t['score'] for t in tests)} of {sum(t['max_score'] for t in tests)} "
-                      "points",
+                      "points" + stopped,
             "tests": tests}
 
 
@@ -91,6 +124,10 @@ def main(argv=None):
                              "come from this project")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the results in Gradescope's results.json format")
+    parser.add_argument("--timeout", metavar="SECONDS", type=positive_seconds, default=10.0,
+                        help="the time each exercise may take, and the import of each "
+                             "exercise file (default 10): past it the exercise is wrong, "
+                             "with 'did not finish', and the others are still graded")
     args = parser.parse_args(argv)
     if args.dir is not None and not os.path.isdir(args.dir):
         parser.error(f"--dir {args.dir}: no such folder; give the folder that holds the "
@@ -100,17 +137,26 @@ def main(argv=None):
         if not os.path.isdir(parent):
             parser.error(f"--json {args.json}: the folder {parent} does not exist")
     start = time.perf_counter()
-    results = []
-    for e in select(args.exercises):
-        results.append(grade(e, solutions=args.solutions, folder=args.dir))
-        print(results[-1], flush=True)
+    results, chosen = [], select(args.exercises)
+    source = args.dir if args.dir is not None else "solutions" if args.solutions else "exercises"
+    try:
+        for ids in by_file(chosen):
+            for result in grade_file(ids, source, args.timeout):
+                results.append(result)
+                print(result, flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted: {len(results)} of {len(chosen)} exercises graded"
+              + (f"; {args.json} holds them" if args.json else ""), flush=True)
+        return INTERRUPTED
+    finally:
+        if args.json is not None:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(gradescope_results(results, time.perf_counter() - start, len(chosen)),
+                          f, indent=2)
+                f.write("\n")
     done = sum(r.status == CORRECT for r in results)
     if len(results) > 1:
         print(f"{done} of {len(results)} correct")
-    if args.json is not None:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(gradescope_results(results, time.perf_counter() - start), f, indent=2)
-            f.write("\n")
     return exit_status(results)
 
 

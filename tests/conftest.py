@@ -2,7 +2,7 @@
 one finished tiny training run.
 
 ``xp`` is the array module a test runs on: NumPy, the strict CuPy stand-in of
-tests/fake_cupy.py (no GPU needed), and real CuPy when it imports and a CUDA device answers.
+nn/fake_cupy.py (no GPU needed), and real CuPy when it imports and a CUDA device answers.
 A test written once against ``xp`` therefore runs on every backend; it is never copied per
 device. ``to_xp(host_array)`` moves a NumPy array to the backend under test.
 
@@ -15,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 
-import fake_cupy
+from nn import fake_cupy
 from cli import TINY
 
 

@@ -1,5 +1,5 @@
 """What a training step costs a GPU, counted on the CuPy stand-in: transfers between host and
-device, synchronisations, allocations, and kernel launches (tests/fake_cupy.py, ``counting``).
+device, synchronisations, allocations, and kernel launches (nn/fake_cupy.py, ``counting``).
 
 On a GPU a copy between host and device, and every wait for the device (``float(loss)``),
 cost far more than the arithmetic of a small image; and a small-image step costs about one
@@ -8,7 +8,7 @@ kernel launch per array operation, whatever the size. These budgets are pinned h
 import numpy as np
 import pytest
 
-import fake_cupy
+from nn import fake_cupy
 import nn
 import nn.functional as F
 from cyclegan import CycleGAN, ImagePool

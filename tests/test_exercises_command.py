@@ -1,10 +1,13 @@
 """The grader's command line: exit status, Gradescope's results.json (--json), a student's folder
-outside the repository (--dir), and the digits of its messages."""
+outside the repository (--dir), the digits of its messages, and a grader that always finishes
+(--timeout, Ctrl-C, a student's prints shown trimmed)."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -172,3 +175,123 @@ def test_values_that_differ_never_print_alike():
     with pytest.raises(Wrong) as e:
         check_array("the step", np.array([a]), np.array([b]), atol=0, rtol=1e-9)
     assert "yours -0.6937354, expected -0.6937346" in str(e.value)
+
+
+# --- a grader that always finishes -----------------------------------------------------------
+
+def solved_folder(tmp_path, *extra):
+    """handed_in with every reference solution, then each (file, text) of ``extra`` appended
+    to that file."""
+    files = sorted({module for module, _ in EXERCISES.values()})
+    folder = handed_in(tmp_path, *files)
+    for name, text in extra:
+        with open(folder / f"{name}.py", "a", encoding="utf-8") as f:
+            f.write("\n" + text + "\n")
+    return folder
+
+
+LOOPS_IN_5_2 = (EXERCISES["5.2"][0], "def im2col_dilated(x, kh, kw, stride=1, dilation=1):\n"
+                                     "    while True:\n        pass\n")
+LOOPS_AT_IMPORT = (EXERCISES["1.1"][0], "while True:\n    pass\n")
+
+
+def test_a_loop_that_never_ends_fails_its_exercise_and_the_rest_are_graded(tmp_path):
+    folder = solved_folder(tmp_path, LOOPS_IN_5_2, LOOPS_AT_IMPORT)
+    out = tmp_path / "results.json"
+    start = time.monotonic()
+    done = command("all", "--dir", str(folder), "--json", str(out), "--timeout", "2")
+    took = time.monotonic() - start
+    report = done.stdout + done.stderr
+    assert done.returncode == 1, report
+    # Two limits are waited out (5.2, and the import of lesson 1's file), the rest is quick.
+    assert took < 2 * 2 + 60, f"grading took {took:.0f} s"
+    for e in IDS:
+        if e == "5.2":
+            assert "Exercise 5.2: wrong\n    did not finish in 2 s" in report, report
+        elif e.startswith("1."):
+            assert (f"Exercise {e}: wrong\n    {folder / EXERCISES[e][0]}.py did not finish "
+                    "importing in 2 s") in report, report
+        else:
+            assert f"Exercise {e}: correct\n" in report, report
+    results = json.loads(out.read_text())
+    assert [t["number"] for t in results["tests"]] == IDS
+    failed = {t["number"] for t in results["tests"] if t["status"] == "failed"}
+    assert failed == {"5.2"} | {e for e in IDS if e.startswith("1.")}
+    assert results["score"] == sum(POINTS[e] for e in IDS if e not in failed)
+
+
+def test_the_default_time_limit_is_10_s():
+    parser_help = subprocess.run([sys.executable, "-m", "lessons.grade", "--help"], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=60).stdout
+    assert "--timeout SECONDS" in parser_help and "(default 10)" in parser_help
+    with pytest.raises(SystemExit):
+        grade_cli.main(["1.1", "--timeout", "0"])
+    with pytest.raises(SystemExit):
+        grade_cli.main(["1.1", "--timeout", "soon"])
+
+
+def test_ctrl_c_still_writes_results_json_with_what_was_graded(tmp_path):
+    folder = solved_folder(tmp_path, LOOPS_IN_5_2)
+    out = tmp_path / "results.json"
+    process = subprocess.Popen([sys.executable, "-m", "lessons.grade", "5", "--dir",
+                                str(folder), "--json", str(out), "--timeout", "300"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = process.stdout.readline()
+    assert first == "Exercise 5.1: correct\n", first
+    time.sleep(1)                       # the child is inside 5.2's loop now
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=60)[0]
+    assert process.returncode == grade_cli.INTERRUPTED == 130, first + rest
+    assert "interrupted: 1 of 3 exercises graded" in rest, rest
+    results = json.loads(out.read_text())
+    assert [t["number"] for t in results["tests"]] == ["5.1"]
+    assert results["score"] == POINTS["5.1"] and "interrupted after 1 of 3" in results["output"]
+
+
+def test_what_a_students_code_prints_is_shown_trimmed(tmp_path):
+    noisy = EXERCISES["8.1"][0]
+    folder = solved_folder(tmp_path, (noisy, (
+        "for i in range(20000):\n    print('imported', i)\n"
+        "_nesterov = nesterov_step\n\n"
+        "def nesterov_step(*args):\n"
+        "    import sys\n"
+        "    for i in range(20000):\n        print('step line', i)\n"
+        "    print('to stderr', file=sys.stderr)\n"
+        "    return _nesterov(*args)\n")))
+    out = tmp_path / "results.json"
+    done = command("8", "9", "--dir", str(folder), "--json", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) < 80, f"{len(lines)} lines of report"
+    assert lines[0] == "Exercise 8.1: correct"
+    assert "your code printed 20000 lines while importing:" in done.stdout
+    assert "    | imported 0" in lines and "    | imported 19999" in lines
+    assert "    | step line 0" in lines and "    | to stderr" in lines
+    assert "imported 5000" not in done.stdout and "step line 5000" not in done.stdout
+    # Only 8.1 printed: the others of the file show their results alone.
+    assert "Exercise 8.2: correct\nExercise 8.3: correct\nExercise 9.1: correct\n" in done.stdout
+    results = json.loads(out.read_text())
+    assert "step line 19999" in results["tests"][0]["output"]
+    assert len(results["tests"][0]["output"]) < 3000
+
+
+def test_trimmed_output_keeps_the_first_and_last_lines():
+    from lessons.grading.runner import trimmed
+    assert trimmed("") == "" and trimmed("\n\n") == ""
+    assert trimmed("a\nb\n") == "a\nb"
+    text = "\n".join(str(i) for i in range(100))
+    assert trimmed(text, head=2, tail=3).split("\n") == ["0", "1", "... (95 more lines) ...",
+                                                         "97", "98", "99"]
+    assert trimmed("x" * 500, width=10) == "x" * 10 + " ..."
+
+
+def test_a_file_that_ends_the_process_fails_only_its_exercises(tmp_path):
+    folder = solved_folder(tmp_path, (EXERCISES["9.1"][0],
+                                      "def optimal_lsgan_discriminator(*args):\n"
+                                      "    import os\n    os._exit(7)\n"))
+    done = command("9", "--dir", str(folder))
+    assert done.returncode == 1
+    assert "Exercise 9.1: correct" in done.stdout
+    assert "Exercise 9.2: wrong\n    your code ended the grader's process (exit status 7)" \
+        in done.stdout, done.stdout
+    assert "Exercise 9.3: correct" in done.stdout

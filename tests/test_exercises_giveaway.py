@@ -21,6 +21,16 @@ ones. What a student reads is searched whole, its docstrings included, so a hint
 that spells the answer out is found. "Consecutive" counts only non-trivial lines, so blank
 lines or comments put between copied lines do not hide a copy. Everything else,
 `return grad.sum(axis=0)` included, is non-trivial.
+
+A single line can give an exercise away too, when it is a formula to type: so every formula of
+an answer line (the right-hand side of an assignment, or what a `return` returns, each part
+between top-level commas) that holds at least two operators and three names or numbers is
+looked for, on its own, in every lesson's text and in the stubs' docstrings and comments (not
+in a stub's code: code a stub runs is handed out on purpose). Formulas are compared with the
+spaces removed (but one between two words), `**` written `^`, and the module or object before
+a function dropped (`xp.`, `np.`, `math.`, `nn.`, `self.`), so `param - lr*(grad +
+momentum*velocity)` in a docstring is the answer's `param - lr * (grad + momentum * velocity)`. LESSON_FORMULAS lists, each with its
+reason, the few formulas a lesson shows on purpose because an exercise builds on them.
 """
 import ast
 import difflib
@@ -142,6 +152,142 @@ def giveaways(root):
                              f"{run[0][0]}-{run[-1][0]} are there: "
                              + " / ".join(l for _, l in run))
     return found
+
+
+# --- formulas ----------------------------------------------------------------------------------
+
+OPERATOR = re.compile(r"[-+*/@^]")
+# (exercise, normalised formula): why the lesson shows it.
+LESSON_FORMULAS = {
+    ("8.3", "m/(1-b1^t)"): "lesson 8's Adam, bias correction included; AdamW is that step "
+                           "after a decoupled decay, and the exercise is the decay",
+    ("8.3", "v/(1-b2^t)"): "lesson 8's Adam, as above",
+}
+
+
+def normalise_formula(text):
+    """Spaces removed (but one between two words, as in normalise), ``**`` as ``^``, and no
+    ``xp.`` / ``np.`` / ``math.`` / ``nn.`` / ``self.`` before a name."""
+    text = re.sub(r"\b(?:self|xp|np|math|nn)\.", "", text.replace("**", "^"))
+    return re.sub(r"(?<=\W) | (?=\W)", "", re.sub(r"\s+", " ", text).strip())
+
+
+def formulas(line):
+    """The formulas of one line of code: what it assigns (=, +=, ...) or returns, each part
+    between top-level commas, normalised; only those with two operators or more and three
+    names or numbers or more."""
+    m = re.match(r"\s*(?:return\s+|[\w.\[\], ]+?\s*[-+*/@]?=(?!=)\s*)(.+)$",
+                 strip_comment(line))
+    if not m:
+        return []
+    parts, depth, start, rhs = [], 0, 0, m.group(1)
+    for i, ch in enumerate(rhs + ","):
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == "," and depth == 0:
+            parts.append(normalise_formula(rhs[start:i]))
+            start = i + 1
+    return [f for f in parts if len(OPERATOR.findall(f)) >= 2
+            and len(re.findall(r"[A-Za-z_]\w*|\d+", f)) >= 3]
+
+
+def answer_formulas(root):
+    """(solution path, exercise, line number, formula) for every formula of an answer line."""
+    found = []
+    for solution in sorted((root / "lessons" / "solutions").glob("ex[0-9][0-9]_*.py")):
+        stub = root / "lessons" / "exercises" / solution.name
+        source = solution.read_text(encoding="utf-8")
+        ours, docs = source.splitlines(), docstring_lines(source)
+        theirs = stub.read_text(encoding="utf-8") if stub.exists() else ""
+        matcher = difflib.SequenceMatcher(None, code_lines(theirs), code_lines(source),
+                                          autojunk=False)
+        for op, _, _, j1, j2 in matcher.get_opcodes():
+            if op in ("replace", "insert"):
+                for n in range(j1 + 1, j2 + 1):
+                    if n not in docs:
+                        found += [(solution, exercise_at(ours, n), n, f)
+                                  for f in formulas(ours[n - 1])]
+    return found
+
+
+def prose(path):
+    """What a student reads as text rather than runs: a lesson whole; a stub's docstrings and
+    comments."""
+    source = path.read_text(encoding="utf-8")
+    if path.suffix == ".md":
+        return source
+    docs = docstring_lines(source)
+    lines = source.splitlines()
+    return "\n".join([l for n, l in enumerate(lines, 1) if n in docs]
+                     + [l[len(strip_comment(l)):] for l in lines])
+
+
+def formula_giveaways(root):
+    """One sentence per answer formula found in a lesson's text or a stub's prose."""
+    paths = sorted((root / "lessons").glob("[0-9][0-9]_*.md"))
+    paths += sorted((root / "lessons" / "exercises").glob("*.py"))
+    texts = [(path, normalise_formula(prose(path))) for path in paths]
+    found = []
+    for solution, exercise, n, formula in answer_formulas(root):
+        edge = (r"(?<![\w.])" if re.match(r"\w", formula) else "") + re.escape(formula) + (
+            r"(?!\w)" if re.search(r"\w$", formula) else "")
+        for path, text in texts:
+            if path.suffix == ".md" and (exercise, formula) in LESSON_FORMULAS:
+                continue
+            if re.search(edge, text):
+                found.append(f"{path.relative_to(root)} gives Exercise {exercise}'s formula "
+                             f"away: {formula} ({solution.relative_to(root)} line {n})")
+    return found
+
+
+def test_no_formula_is_given_away():
+    found = formula_giveaways(ROOT)
+    assert not found, "a stub or a lesson holds an answer's formula:\n" + "\n".join(found)
+
+
+def test_the_formulas_looked_for():
+    """Enough formulas to look for, among them the ones stubs used to spell out, and every
+    exception of LESSON_FORMULAS still an answer's formula."""
+    found = {(e, f) for _, e, _, f in answer_formulas(ROOT)}
+    assert len(found) >= 20, sorted(found)
+    for expected in [("8.1", "param-lr*(grad+momentum*velocity)"),
+                     ("8.2", "param-lr*grad/(sqrt(square_avg)+eps)"),
+                     ("7.2", "(1-momentum)*running_mean+momentum*mean")]:
+        assert expected in found, expected
+    assert set(LESSON_FORMULAS) <= found
+    assert formulas("    x = a  **  2 + b * c  # why") == ["a^2+b*c"]
+    assert formulas("return np.sqrt(a) / b + c, d + e") == ["sqrt(a)/b+c"]
+    assert formulas("if a == b + c * d:") == [] and formulas("x = a + b") == []
+
+
+def test_a_planted_formula_is_found_in_a_stub_and_in_a_lesson(tmp_path):
+    root = copy_of_lessons(tmp_path)
+    assert formula_giveaways(root) == []
+    # In a stub's docstring, spaced otherwise and with ^ for the solution's **:
+    stub = root / "lessons" / "exercises" / "ex08_optimizers.py"
+    source = stub.read_text(encoding="utf-8")
+    stub.write_text(source.replace('"""Exercise 8.3: one step of AdamW',
+                                   '"""Exercise 8.3: one step of AdamW, m_hat = m / (1 - b1^t)'),
+                    encoding="utf-8")
+    found = formula_giveaways(root)
+    assert len(found) == 1 and found[0].startswith(
+        "lessons/exercises/ex08_optimizers.py gives Exercise 8.3's formula away: m/(1-b1^t)"), found
+    # The same formula in the stub's code is code handed out, not a hint.
+    stub.write_text(source + "\n\ndef _given(m, b1, t):\n    return m / (1 - b1 ** t)\n",
+                    encoding="utf-8")
+    assert formula_giveaways(root) == []
+    stub.write_text(source, encoding="utf-8")
+    # In a lesson's text, as a formula in prose, with ** and other spaces:
+    lesson = root / "lessons" / "07_instance_norm.md"
+    text = lesson.read_text(encoding="utf-8")
+    lesson.write_text(text + "\nThe running mean is `(1-momentum) * running_mean + momentum*mean`."
+                      "\n", encoding="utf-8")
+    found = formula_giveaways(root)
+    assert len(found) == 1 and "07_instance_norm.md gives Exercise 7.2's formula away" \
+        in found[0], found
+    # A longer name around it is another formula.
+    lesson.write_text(text + "\n`(1-momentum) * running_mean + momentum*mean_of_all`.\n",
+                      encoding="utf-8")
+    assert formula_giveaways(root) == []
 
 
 def test_no_exercise_is_given_away():

@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-import fake_cupy
+from nn import fake_cupy
 from nn.backend import get_array_module
 
 
@@ -203,11 +203,15 @@ def test_the_stand_in_arrives_through_cupys_branch_of_get_array_module(monkeypat
     assert get_array_module(cupy.ndarray()) is cupy
 
 
-def test_the_branch_finds_the_stand_in_under_any_import_name():
-    # The lessons import it as tests.fake_cupy, the tests as fake_cupy: two modules, each
-    # recognised as the module of its own arrays.
-    import importlib
-    other = importlib.import_module("tests.fake_cupy")
+def test_the_branch_finds_the_stand_in_under_any_import_name(monkeypatch):
+    # The same file loaded as a second module (a notebook that put the repository on
+    # sys.path, say): each module is recognised as the module of its own arrays.
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("another_fake_cupy", fake_cupy.__file__)
+    other = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "another_fake_cupy", other)   # the module finds itself
+    spec.loader.exec_module(other)
+    assert other is not fake_cupy
     assert get_array_module(other.asarray(np.ones(1))) is other
 
 

@@ -5,7 +5,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-import fake_cupy
+from nn import fake_cupy
 import nn
 
 

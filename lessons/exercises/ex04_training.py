@@ -60,11 +60,12 @@ class SoftmaxCrossEntropy(nn.Function):
         raise NotImplementedError("Exercise 4.2")
 
     def backward(self, g):
-        """Exercise 4.2, backward: g, the 0-d upstream gradient -> dL/dlogits, (N, C):
+        """Exercise 4.2, backward: g, the 0-d upstream gradient -> dL/dlogits, (N, C).
 
-            dL/dlogits[n, c] = g * (softmax[n, c] - (1 if c == target[n] else 0)) / N
-
-        Hint: copy the saved softmax, subtract 1 at each row's target class, then scale.
+        Lesson 4's "A loss" says in words what the gradient of the mean loss with respect to
+        the logits is; backward multiplies it by g, as every backward multiplies its local
+        derivative by the upstream gradient.
+        Hint: start from a copy of the saved softmax, so that forward's stays as it was.
         """
         raise NotImplementedError("Exercise 4.2")
 
@@ -96,15 +97,14 @@ def sgd_step(parameters, lr, weight_decay=0.0):
     """Exercise 4.4: one step of gradient descent with weight decay, in place.
 
     parameters: a list of ``nn.Parameter``, each with ``.grad`` an array of its shape, or None
-    (a parameter that received no gradient); lr, weight_decay: floats. Returns nothing; for
-    every parameter with a gradient,
+    (a parameter that received no gradient); lr, weight_decay: floats. Returns nothing.
 
-        p <- p - lr * (grad + weight_decay * p)
-
-    changing ``p.data`` itself (the model holds these very Parameters). Parameters whose grad
-    is None are left untouched. weight_decay * p is the gradient of the penalty
-    (weight_decay / 2) * |p|^2, which pulls every weight towards 0: large weights make the
-    sharp, overconfident boundaries of an overfitted model (PyTorch's ``SGD(weight_decay=)``).
+    Every parameter with a gradient takes one step of gradient descent (lesson 4's "Gradient
+    descent") on the loss plus the penalty (weight_decay / 2) * |p|^2, whose gradient you
+    add to ``grad``; the step changes ``p.data`` itself (the model holds these very
+    Parameters). Parameters whose grad is None are left untouched. The penalty pulls every
+    weight towards 0: large weights make the sharp, overconfident boundaries of an overfitted
+    model (PyTorch's ``SGD(weight_decay=)``).
     Hint: ``p.data -= ...`` writes into the array; ``p = ...`` only renames.
     """
     raise NotImplementedError("Exercise 4.4")

@@ -48,16 +48,17 @@ def batch_norm_train(x, running_mean, running_var, momentum=0.1, eps=1e-5):
 
     x: (N, C, H, W); running_mean, running_var: (C,) -> (y of shape (N, C, H, W), the new
     running_mean (C,), the new running_var (C,)); the arrays given are not modified.
-    Per channel c, over its m = N*H*W values (the whole batch, not one image):
 
-        mean = sum(x) / m       var = sum((x - mean)^2) / m       y = (x - mean) / sqrt(var + eps)
-        new running_mean = (1 - momentum) * running_mean + momentum * mean
-        new running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
-
-    The normalization uses the biased variance; the running variance, an estimate for the
-    data at large, the unbiased one.
-    Hint: statistics over the axes (0, 2, 3); they come out with shape (C,), and
-    ``.reshape(1, -1, 1, 1)`` lines them up with x's channel axis again.
+    y is the lesson's normalization with one change: each channel's mean and variance are
+    taken over all m = N*H*W of its values in the whole batch, not over one image's plane
+    (the biased variance, as the lesson's, with eps inside the square root). The running
+    statistics are exponential moving averages: each keeps (1 - momentum) of its old value
+    and takes momentum of this batch's statistic. The running variance estimates the
+    variance of the data at large, so it takes the unbiased variance of the batch (divided
+    by m - 1, not m).
+    Hint: which axes does "over the batch and the pixels" name? Statistics reduced over
+    them come out with shape (C,); ``.reshape(1, -1, 1, 1)`` lines them up with x's channel
+    axis again.
     """
     raise NotImplementedError("Exercise 7.2")
 

@@ -11,15 +11,13 @@ def nesterov_step(param, grad, velocity, lr, momentum):
     """Exercise 8.1: one step of SGD with Nesterov momentum (PyTorch's ``nesterov=True``).
 
     param, grad, velocity: arrays of one shape; lr, momentum: floats
-    -> (new_param, new_velocity), arrays of that shape:
+    -> (new_param, new_velocity), arrays of that shape. The velocity starts at zeros.
 
-        velocity = momentum * velocity + grad
-        param = param - lr * (grad + momentum * velocity)
-
-    Plain momentum steps by the velocity; Nesterov's step looks ahead: it takes the new
-    velocity one more time, scaled by the momentum, on top of the gradient. The velocity starts
-    at zeros.
-    Hint: update the velocity first, then use the *new* velocity in the step.
+    The velocity is updated as in the lesson's momentum. Plain momentum then steps by the
+    velocity; Nesterov's step looks ahead: it steps by the gradient plus the new velocity
+    scaled once more by the momentum (where the velocity is about to carry the parameter).
+    Hint: update the velocity first, then use the *new* velocity in the step; with
+    momentum 0 both must reduce to plain gradient descent.
     """
     raise NotImplementedError("Exercise 8.1")
 
@@ -28,13 +26,12 @@ def rmsprop_step(param, grad, square_avg, lr=1e-2, alpha=0.99, eps=1e-8):
     """Exercise 8.2: one step of RMSprop (Hinton's lecture notes; PyTorch's ``RMSprop``).
 
     param, grad, square_avg: arrays of one shape (square_avg starts at zeros); lr, alpha, eps:
-    floats -> (new_param, new_square_avg):
+    floats -> (new_param, new_square_avg).
 
-        square_avg = alpha * square_avg + (1 - alpha) * grad^2
-        param = param - lr * grad / (sqrt(square_avg) + eps)
-
-    Adam's second moment without its first moment and without bias correction: each
-    parameter's step is its gradient divided by that gradient's running typical size.
+    Adam's second moment (lesson 8), with alpha in the place of beta2, without the first
+    moment and without bias correction: square_avg is the running average of the squared
+    gradient, and each parameter's step is lr times its gradient divided by that gradient's
+    running typical size, the square root of square_avg.
     Hint: ``xp = nn.get_array_module(param)`` for sqrt; eps is added outside the sqrt.
     """
     raise NotImplementedError("Exercise 8.2")
@@ -44,11 +41,12 @@ def adamw_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weig
     """Exercise 8.3: one step of AdamW (Loshchilov and Hutter 2019; PyTorch's ``AdamW``).
 
     param, grad, m, v: arrays of one shape (m and v start at zeros); t: the number of this step,
-    1 for the first; lr, betas = (b1, b2), eps, weight_decay: floats -> (new_param, new_m, new_v):
+    1 for the first; lr, betas = (b1, b2), eps, weight_decay: floats -> (new_param, new_m, new_v).
 
-        param = param * (1 - lr * weight_decay)          # decoupled weight decay, first
-        then one step of Adam on that param, with the lesson's bias-corrected m_hat and v_hat
-
+    First the decoupled weight decay: every weight shrinks by the same factor, the decay one
+    plain gradient step of the penalty (weight_decay / 2) * |param|^2 with learning rate lr
+    would make. Then one step of the lesson's Adam on the decayed param, with its
+    bias-corrected m_hat and v_hat.
     Weight decay pulls every weight towards 0. Adding weight_decay * param to the gradient
     (L2 regularisation) would pass the decay through Adam's division by sqrt(v_hat), so weights
     with large gradients would hardly decay; AdamW decays every weight by the same factor.

@@ -13,15 +13,16 @@ def non_saturating_generator_loss(d_fake):
     """Exercise 9.1: the generator loss of Goodfellow et al.'s GAN, in its non-saturating form.
 
     d_fake: Tensor of any shape, D's raw scores (logits) of generated images; D's probability
-    that an image is real is sigmoid(score) -> a one-element Tensor:
-
-        L_G = mean(-log(sigmoid(d_fake))) = mean(log(1 + exp(-d_fake)))
+    that an image is real is sigmoid(score) -> a one-element Tensor, L_G, the mean over the
+    scores of -log(sigmoid(score)).
 
     The minimax game would have G *minimise* mean(log(1 - sigmoid(d_fake))), whose gradient
     vanishes exactly when D rejects the fakes confidently (scores very negative), at the start
     of training. Maximising log(sigmoid(d_fake)) instead gives G a strong gradient there.
-    Scores reach +-100: write it so that no exp overflows, with the identity
-        log(1 + exp(-s)) = max(-s, 0) + log(1 + exp(-|s|)).
+    Scores reach +-100: write it so that no exp overflows. Write -log(sigmoid(s)) with exp
+    and log first; then, as lesson 4's cross-entropy takes out each row's largest exponent,
+    take out of the log the part that grows without bound, so that the exp left inside only
+    ever sees an exponent <= 0, for either sign of s.
     Hint: Tensor operations only (``F.relu``, ``.abs()``, ``.exp()``, ``.log()``, ``.mean()``),
     so that gradients reach G.
     """

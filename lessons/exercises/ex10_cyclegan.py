@@ -14,17 +14,15 @@ def generator_objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambd
 
     G_A: A -> B and G_B: B -> A (the paper's G and F), D_A judging domain B and D_B judging
     domain A (the paper's D_Y and D_X): nn.Modules; real_A, real_B: Tensors (N, C, H, W) of the
-    two domains (unpaired); lambda_A, lambda_B, lambda_identity: floats -> a one-element Tensor:
+    two domains (unpaired); lambda_A, lambda_B, lambda_identity: floats -> a one-element Tensor.
 
-        fool the discriminators (LSGAN, target 1) with fake_B = G_A(real_A), fake_A = G_B(real_B)
-        + lambda_A * cycle distance of domain A + lambda_B * cycle distance of domain B
-        + identity terms: each generator applied to an image already in its output domain,
-          weighted by lambda_identity times that domain's lambda
-
-    The lesson's formula for L_G says which distance each term uses and which discriminator
-    judges which fake.
-    Hint: ``F.mse_loss(prediction, 1.0)`` and ``F.l1_loss(a, b)``; keep everything a Tensor,
-    so that backward reaches both generators.
+    L_G is the sum of the three kinds of terms of lesson 10's "The objective": the adversarial
+    terms (each generator's fakes, judged by the discriminator of the fakes' domain, as LSGAN
+    judges them), the cycle terms (each domain's way there and back), and the identity terms
+    (each generator given an image already in its output domain). Read there which distance
+    each term uses and how lambda_A, lambda_B and lambda_identity weight them.
+    Hint: ``F.mse_loss(prediction, target)`` and ``F.l1_loss(a, b)``; keep everything a
+    Tensor, so that backward reaches both generators.
     """
     raise NotImplementedError("Exercise 10.1")
 
@@ -34,17 +32,16 @@ def pool_query(pool, image, pool_size, rng):
 
     pool: a list of the stored images (changed in place); image: an array (C, H, W), a newly
     generated image; pool_size: int >= 0; rng: a ``np.random.Generator``
-    -> the array (C, H, W) that the discriminator is shown instead of ``image``:
+    -> the array (C, H, W) that the discriminator is shown instead of ``image``.
 
-        pool_size == 0:           return image (no pool)
-        len(pool) < pool_size:    append image to pool, return image
-        otherwise:                u = rng.random(); if u > 0.5: i = int(rng.integers(pool_size)),
-                                  return the old pool[i] and store image at pool[i] in its place;
-                                  else return image (the pool is unchanged)
-
-    Draw from rng exactly as written (one ``random()`` per query once the pool is full, one
-    ``integers(pool_size)`` per swap): the grader replays the same seed.
-    Hint: keep the old image in a variable before you overwrite pool[i].
+    Lesson 10's "The image pool" gives the rule: a pool of size 0 is no pool; a pool not yet
+    full keeps each new image and shows it; a full pool, with probability one half, swaps the
+    new image for a stored one chosen at random and shows the stored one, and otherwise shows
+    the new image and stays as it is.
+    The grader replays the same seed, so draw from rng in this order and no more: once the
+    pool is full, one ``rng.random()`` per query (a swap when it is above 0.5), and for a
+    swap one ``rng.integers(pool_size)`` for the position.
+    Hint: keep the old image in a variable before you overwrite its place in the pool.
     """
     raise NotImplementedError("Exercise 10.2")
 

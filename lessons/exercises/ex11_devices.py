@@ -3,7 +3,7 @@
 Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
 
 Grade with: python -m lessons.grade 11.1    (and 11.2, 11.3, 11.4). The grader runs your code
-on NumPy and on the tests' CuPy stand-in (tests/fake_cupy.py), a device array that, like CuPy,
+on NumPy and on the tests' CuPy stand-in (nn/fake_cupy.py), a device array that, like CuPy,
 refuses to be mixed with NumPy arrays or converted to one implicitly, and counts the copies
 between host and device and the waits for the device that your code makes.
 """

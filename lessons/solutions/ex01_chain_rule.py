@@ -114,13 +114,12 @@ def error_orders(f, dfdx, x, eps=1e-2):
     """Exercise 1.3: measure how fast the error of a difference formula shrinks with its step.
 
     The lesson claims that the central difference's error shrinks like eps^2; the one-sided
-    difference's only like eps. Measure both. For each formula
-
-        one-sided:  (f(x + h) - f(x)) / h            central:  (f(x + h) - f(x - h)) / (2 h)
-
-    take its error against the exact derivative, |formula(h) - dfdx(x)|, at h = eps and at
-    h = eps / 10. An error that behaves like C h^p is divided by 10^p when h shrinks tenfold,
-    so its order is p = log10(error at eps / error at eps / 10).
+    difference's only like eps. Measure both: the central difference is the lesson's, with
+    step h; the one-sided one is the definition of the derivative itself, its quotient at
+    step h, forward from x only. For each, take its error against the exact derivative,
+    |difference(h) - dfdx(x)|, at h = eps and at h = eps / 10. An error that behaves like
+    C h^p is divided by 10^p when h shrinks tenfold, so its order is
+    p = log10(error at eps / error at eps / 10).
 
     f, dfdx: functions of one float -> float (dfdx is f's exact derivative); x, eps: floats
     -> (p_one_sided, p_central), two floats (for a smooth f, close to 1 and to 2).

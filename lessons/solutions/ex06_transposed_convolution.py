@@ -98,13 +98,12 @@ class Upsample(nn.Function):
     def backward(self, g):
         """Exercise 6.3: the gradient of nearest-neighbour upsampling.
 
-        g: dL/dy, (N, C, f*H, f*W) -> dL/dx, (N, C, H, W). Every input pixel was copied to an
-        f x f block of the output, so it receives the sum of that block's gradients:
-
-            dL/dx[n, c, p, q] = sum over a, b < f of g[n, c, p*f + a, q*f + b]
-
-        Hint: no loop: a reshape to (N, C, H, f, W, f) puts each block on two axes of its own.
-        Which two? Check on a 2 x 4 example whose entries you can add in your head.
+        g: dL/dy, (N, C, f*H, f*W) -> dL/dx, (N, C, H, W). Forward copied every input pixel
+        to an f x f block of the output; a value used several times receives the sum of the
+        gradients of its uses (lesson 1).
+        Hint: no loop. Which output positions belong to the block of pixel (p, q)? A reshape
+        can give the position inside the block axes of its own; check on a 2 x 4 example
+        whose entries you can add in your head.
         """
         n, c, oh, ow = g.shape
         f = self.factor
