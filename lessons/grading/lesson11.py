@@ -6,11 +6,8 @@ device and waits for the device. When it is absent (an exercise folder copied ou
 repository), the device part is replaced by a look at the source for NumPy, or left out.
 """
 import ast
-import importlib.util
 import inspect
-import os
 import re
-import sys
 import textwrap
 
 import numpy as np
@@ -18,23 +15,9 @@ import numpy as np
 import nn
 
 from .core import Wrong, check_array, check_number, _where
+from .device import device_module
 
 MODULE = "ex11_devices"
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def device_module():
-    """The CuPy stand-in tests/fake_cupy.py as a module, or None when it is not there."""
-    if "fake_cupy" in sys.modules:
-        return sys.modules["fake_cupy"]
-    path = os.path.join(ROOT, "tests", "fake_cupy.py")
-    if not os.path.exists(path):
-        return None
-    spec = importlib.util.spec_from_file_location("fake_cupy", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fake_cupy"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _on_device(what, fn, *args):

@@ -1,0 +1,167 @@
+"""The grader finds the smallest case that breaks a wrong answer it has no name for.
+
+Every answer planted here is wrong in one way that the catalogue of named mistakes
+(tests/mistakes/) does not hold: right on the simpler cases, wrong once one knob turns (the
+batch, the channels, the kernel, the stride, the padding, the dilation, a non-square image, an
+optimizer's step, a node used twice, float32, the CuPy stand-in). The grader must call it wrong
+and name that knob (lessons/grading/ladder.py). The last tests are the wrong answers the
+grader once passed.
+"""
+import dataclasses
+import importlib
+
+import numpy as np
+import pytest
+
+from lessons.grading import EXERCISES, WRONG, grade
+from mistakes import catalogue, variant
+
+SAYS = {}
+for _m in catalogue():
+    SAYS.setdefault(_m.exercise, []).append(_m.says)
+
+
+@dataclasses.dataclass(frozen=True)
+class Planted:
+    exercise: str    # "5.3"
+    knob: str        # "stride": what breaks it
+    replaced: dict   # names of the solution module replaced by wrong versions
+    says: str        # the words of the grader's message that name the knob
+
+
+def solution(exercise):
+    return importlib.import_module(f"lessons.solutions.{EXERCISES[exercise][0]}")
+
+
+PLANTED = []
+
+
+def plant(exercise, knob, says, **replaced):
+    PLANTED.append(Planted(exercise, knob, replaced, says))
+
+
+# --- lesson 5 ----------------------------------------------------------------------------------
+
+def _size(span, padding=True, stride=True):
+    def conv_output_size(size, kernel, stride_=1, padding_=0, dilation=1):
+        return (size + (2 * padding_ if padding else 0) - span(kernel, dilation)) \
+            // (stride_ if stride else 1) + 1
+    return conv_output_size
+
+
+plant("5.1", "kernel", "wrong for a 3-tap kernel",
+      conv_output_size=_size(lambda k, d: 2 * d * (k - 1) + 1))
+plant("5.1", "stride", "wrong with stride 2",
+      conv_output_size=_size(lambda k, d: d * (k - 1) + 1, stride=False))
+plant("5.1", "padding", "wrong with padding 1",
+      conv_output_size=_size(lambda k, d: d * (k - 1) + 1, padding=False))
+plant("5.1", "dilation", "wrong with dilation 2",
+      conv_output_size=_size(lambda k, d: k + d - 1))
+
+
+def _im2col_loops(row, col, width_from_height=False, images=None, channels=None):
+    """A copying im2col whose window entry (i, j) of window (p, q) is x[.., row(p, i, s, d),
+    col(q, j, s, d)]; the other arguments plant one more mistake each."""
+    def im2col_dilated(x, kh, kw, stride=1, dilation=1):
+        n, c, h, w = x.shape
+        oh = (h - dilation * (kh - 1) - 1) // stride + 1
+        ow = oh if width_from_height else (w - dilation * (kw - 1) - 1) // stride + 1
+        cols = np.zeros((n, c, kh, kw, oh, ow))
+        for i in range(kh):
+            for j in range(kw):
+                for p in range(oh):
+                    for q in range(ow):
+                        r, s = row(p, i, j, stride, dilation), col(q, i, j, stride, dilation)
+                        cols[:, :, i, j, p, q] = x[images or slice(None), channels or slice(None), r, s]
+        return cols
+    return im2col_dilated
+
+
+def _right_row(p, i, j, s, d):
+    return p * s + i * d
+
+
+def _right_col(q, i, j, s, d):
+    return q * s + j * d
+
+
+plant("5.2", "kernel", "wrong with a 3x3 kernel", im2col_dilated=_im2col_loops(
+    lambda p, i, j, s, d: p * s + j * d, lambda q, i, j, s, d: q * s + i * d))
+def im2col_column_stride_forgotten(x, kh, kw, stride=1, dilation=1):
+    n, c, h, w = x.shape
+    oh = (h - dilation * (kh - 1) - 1) // stride + 1
+    ow = (w - dilation * (kw - 1) - 1) // stride + 1
+    row, col = x.strides[2:]
+    return np.lib.stride_tricks.as_strided(
+        x, shape=(n, c, kh, kw, oh, ow),
+        strides=x.strides[:2] + (row * dilation, col * dilation, row * stride, col))
+
+
+plant("5.2", "stride", "wrong with stride 2", im2col_dilated=im2col_column_stride_forgotten)
+plant("5.2", "dilation", "wrong with dilation 2", im2col_dilated=_im2col_loops(
+    lambda p, i, j, s, d: p * s + i, _right_col))
+plant("5.2", "non-square", "wrong for a non-square image", im2col_dilated=_im2col_loops(
+    _right_row, _right_col, width_from_height=True))
+plant("5.2", "batch", "wrong for two images", im2col_dilated=_im2col_loops(
+    _right_row, _right_col, images=slice(0, 1)))
+plant("5.2", "channels", "wrong with three channels", im2col_dilated=_im2col_loops(
+    _right_row, _right_col, channels=slice(0, 1)))
+
+
+def im2col_numpy_strides(x, kh, kw, stride=1, dilation=1):
+    n, c, h, w = x.shape
+    oh = (h - dilation * (kh - 1) - 1) // stride + 1
+    ow = (w - dilation * (kw - 1) - 1) // stride + 1
+    row, col = x.strides[2:]
+    return np.lib.stride_tricks.as_strided(
+        x, shape=(n, c, kh, kw, oh, ow),
+        strides=x.strides[:2] + (row * dilation, col * dilation, row * stride, col * stride))
+
+
+plant("5.2", "device", "wrong on the CuPy stand-in", im2col_dilated=im2col_numpy_strides)
+
+
+def _col2im(top=lambda i, j, d: i * d, left=lambda i, j, d: j * d, column_step=None,
+            square=False, images=None, channels=None, zeros=None):
+    def col2im_dilated(cols, h, w, stride=1, dilation=1):
+        import nn
+        xp = nn.get_array_module(cols)
+        n, c, kh, kw, oh, ow = cols.shape
+        out = (zeros or xp.zeros)((n, c, h, h if square else w), dtype=cols.dtype)
+        step = column_step or stride
+        for i in range(kh):
+            for j in range(kw):
+                r, s = top(i, j, dilation), left(i, j, dilation)
+                out[images or slice(None), channels or slice(None), r:r + stride * oh:stride,
+                    s:s + step * ow:step] += cols[images or slice(None),
+                                                  channels or slice(None), i, j]
+        return out
+    return col2im_dilated
+
+
+plant("5.3", "kernel", "wrong with a 3x3 kernel",
+      col2im_dilated=_col2im(top=lambda i, j, d: j * d, left=lambda i, j, d: i * d))
+plant("5.3", "stride", "wrong with stride 2", col2im_dilated=_col2im(column_step=1))
+plant("5.3", "dilation", "wrong with dilation 2",
+      col2im_dilated=_col2im(left=lambda i, j, d: j))
+plant("5.3", "non-square", "wrong for a non-square image", col2im_dilated=_col2im(square=True))
+plant("5.3", "batch", "wrong for two images", col2im_dilated=_col2im(images=slice(0, 1)))
+plant("5.3", "channels", "wrong with three channels",
+      col2im_dilated=_col2im(channels=slice(0, 1)))
+plant("5.3", "device", "wrong on the CuPy stand-in", col2im_dilated=_col2im(zeros=np.zeros))
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("planted", PLANTED, ids=[f"{p.exercise}-{p.knob}" for p in PLANTED])
+def test_the_grader_names_the_knob_that_breaks_a_wrong_answer(planted):
+    result = grade(planted.exercise, module=variant(solution(planted.exercise), **planted.replaced))
+    assert result.status == WRONG, f"{planted}: {result}"
+    assert planted.says in result.message, f"{planted.knob}: {result.message}"
+    named = [s for s in SAYS.get(planted.exercise, []) if s in result.message]
+    assert not named, f"{planted.knob} is a catalogued mistake ({named}), not a new one"
+
+
+def test_enough_planted_answers_for_every_exercise():
+    assert len(PLANTED) >= 60
+    assert {p.exercise for p in PLANTED} == set(EXERCISES)
