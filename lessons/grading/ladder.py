@@ -231,8 +231,14 @@ def _joined(check, ladder):
             raise           # every rung is right: the check's own case is the smallest
         except Wrong:
             raise           # a mistake the catalogue names keeps its words
-        except Exception:   # a crash: a ladder that finds a simpler breaking case says so
-            climb(module)
+        except Exception as crash:   # a ladder that finds a simpler breaking case says so
+            try:
+                climb(module)
+            except Wrong as found:
+                if "your code raised" in str(found):
+                    raise
+                raise Wrong(f"{found} (On a larger case your code raised "
+                            f"{type(crash).__name__}: {crash}{_where(crash)})") from None
             raise
         climb(module)
     graded.ladder = ladder
