@@ -40,6 +40,85 @@ def plant(exercise, knob, says, **replaced):
     PLANTED.append(Planted(exercise, knob, replaced, says))
 
 
+# --- lesson 1 ----------------------------------------------------------------------------------
+
+def _value_class(exp_grad=None, base_grad=None, exponent_grad=None):
+    """The solution's Value with exp's or **'s gradient replaced by a wrong formula."""
+    import math
+    right = solution("1.1").Value
+
+    class Value(right):
+        def exp(self):
+            out = Value(math.exp(self.data), (self,))
+
+            def _backward():
+                self.grad += (exp_grad or (lambda a, out: out.data * out.grad))(self, out)
+            out._backward = _backward
+            return out
+
+        def __pow__(self, other):
+            other = other if isinstance(other, Value) else Value(other)
+            out = Value(self.data ** other.data, (self, other))
+
+            def _backward():
+                self.grad += (base_grad or (lambda a, b, out: b.data * a.data ** (b.data - 1)
+                                            * out.grad))(self, other, out)
+                other.grad += (exponent_grad or (lambda a, b, out: out.data * math.log(a.data)
+                                                 * out.grad))(self, other, out)
+            out._backward = _backward
+            return out
+
+        def __add__(self, other):
+            return right.__add__(self, other if isinstance(other, right) else Value(other))
+
+        def __mul__(self, other):
+            return right.__mul__(self, other if isinstance(other, right) else Value(other))
+        __radd__, __rmul__ = __add__, __mul__
+    return Value
+
+
+def backward_visiting_twice(root):
+    """Each node passes its gradient on once per path to it: no list of visited nodes."""
+    root.grad = 1.0
+
+    def visit(node):
+        node._backward()
+        for parent in node._parents:
+            visit(parent)
+    visit(root)
+
+
+plant("1.1", "upstream", "where the upstream gradient is not 1",
+      Value=_value_class(exp_grad=lambda a, out: out.data * out.grad ** 2))
+plant("1.1", "node used twice", "wrong with a node used twice", backward=backward_visiting_twice)
+plant("1.2", "upstream", "where the upstream gradient is not 1",
+      Value=_value_class(base_grad=lambda a, b, out: b.data * a.data ** (b.data - 1)
+                         * out.grad ** 2))
+plant("1.2", "Value exponent", "with a Value exponent b",
+      Value=_value_class(exponent_grad=lambda a, b, out: __import__("math").log(a.data)
+                         * out.grad))
+plant("1.2", "node used twice", "wrong with a node used twice", backward=backward_visiting_twice)
+
+
+def _error_orders(eps_used=None, exact=None):
+    import math
+
+    def error_orders(f, dfdx, x, eps=1e-2):
+        eps = eps_used or eps
+        right = (exact or dfdx)(x)
+
+        def order(formula):
+            return math.log10(abs(formula(eps) - right) / abs(formula(eps / 10) - right))
+        return (order(lambda h: (f(x + h) - f(x)) / h),
+                order(lambda h: (f(x + h) - f(x - h)) / (2 * h)))
+    return error_orders
+
+
+plant("1.3", "eps", "wrong with eps = 1e-1", error_orders=_error_orders(eps_used=1e-2))
+plant("1.3", "function", "wrong for sin", error_orders=_error_orders(
+    exact=__import__("math").exp))
+
+
 # --- lesson 5 ----------------------------------------------------------------------------------
 
 def _size(span, padding=True, stride=True):

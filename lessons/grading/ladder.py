@@ -129,6 +129,11 @@ class Ladder:
     def _compare(self, what, got, expected, case, first):
         if got is None:
             return f"There {what} is None: did you forget `return`?"
+        if isinstance(got, (list, tuple)):
+            try:
+                got = np.array(got, dtype=np.float64)
+            except (TypeError, ValueError):
+                return f"There {what} is a {type(got).__name__} of things that are not numbers"
         if not hasattr(got, "shape") and not isinstance(got, (int, float, np.number)):
             return f"There {what} is a {type(got).__name__}, not an array or a number"
         if case.get("device") and hasattr(got, "shape") and \
