@@ -119,6 +119,76 @@ plant("1.3", "function", "wrong for sin", error_orders=_error_orders(
     exact=__import__("math").exp))
 
 
+# --- lesson 2 ----------------------------------------------------------------------------------
+
+def _sum_to(grad, shape, leading="sum", stretched="sum", zeros=None):
+    """grad summed to shape, or with one of the ways to get it wrong."""
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra))) if leading == "sum" else \
+            grad.mean(axis=tuple(range(extra)))
+    for axis, n in enumerate(shape):
+        if n == 1 and grad.shape[axis] != 1:
+            grad = grad.sum(axis=axis, keepdims=True) if stretched == "sum" else \
+                grad[(slice(None),) * axis + (slice(0, 1),)]
+    if zeros is not None:
+        out = zeros(shape)
+        out += grad
+        return out
+    return grad
+
+
+def _matmul(a_sum=_sum_to, b_sum=_sum_to):
+    class MatMul(solution("2.1").MatMul):
+        def backward(self, g):
+            ga = g @ self.b.swapaxes(-1, -2)
+            gb = self.a.swapaxes(-1, -2) @ g
+            return a_sum(ga, self.a.shape), b_sum(gb, self.b.shape)
+    return MatMul
+
+
+plant("2.1", "batch on a", "wrong with a batch axis on a",
+      MatMul=_matmul(b_sum=lambda g, shape: _sum_to(g, shape, leading="mean")))
+plant("2.1", "batch on b", "wrong with a batch axis on b",
+      MatMul=_matmul(a_sum=lambda g, shape: _sum_to(g, shape, leading="mean")))
+plant("2.1", "stretched axes", "wrong with axes of length 1 that stretch",
+      MatMul=_matmul(a_sum=lambda g, shape: _sum_to(g, shape, stretched="first")))
+plant("2.1", "float32", "wrong in float32",
+      MatMul=_matmul(b_sum=lambda g, shape: _sum_to(g, shape, zeros=np.zeros)))
+plant("2.1", "device", "wrong on the CuPy stand-in", MatMul=_matmul(
+    b_sum=lambda g, shape: _sum_to(g, shape, zeros=lambda s: np.zeros(s, dtype=g.dtype))))
+
+
+def _div(ga, gb):
+    class Div(solution("2.2").Div):
+        def backward(self, g):
+            return ga(g, self.a, self.b), gb(g, self.a, self.b)
+    return Div
+
+
+plant("2.2", "float32", "wrong in float32",
+      Div=_div(lambda g, a, b: g * (np.float64(1.0) / b), lambda g, a, b: -g * a / (b * b)))
+plant("2.2", "device", "wrong on the CuPy stand-in",
+      Div=_div(lambda g, a, b: g / b, lambda g, a, b: -g * np.asarray(a) / (b * b)))
+
+
+def _softmax(row_sums):
+    class Softmax(solution("2.3").Softmax):
+        def backward(self, g):
+            return self.y * (g - row_sums(g, self.y))
+    return Softmax
+
+
+plant("2.3", "rows", "wrong for four rows",
+      Softmax=_softmax(lambda g, y: (g * y).sum(axis=-1, keepdims=True)[0]))
+plant("2.3", "3-d", "wrong for a 3-d x",
+      Softmax=_softmax(lambda g, y: (g * y).sum(axis=1, keepdims=True)))
+plant("2.3", "float32", "wrong in float32",
+      Softmax=_softmax(lambda g, y: (g * y).sum(axis=-1, keepdims=True, dtype=np.float64)))
+plant("2.3", "device", "wrong on the CuPy stand-in",
+      Softmax=_softmax(lambda g, y: np.asarray(g * y).sum(axis=-1, keepdims=True)))
+
+
 # --- lesson 5 ----------------------------------------------------------------------------------
 
 def _size(span, padding=True, stride=True):

@@ -248,3 +248,52 @@ def _joined(check, ladder):
         climb(module)
     graded.ladder = ladder
     return graded
+
+
+# --- a Function's gradients, through the autograd engine ---------------------------------------
+
+def standard_normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def away_from_zero(rng, shape):
+    """Values in +-[0.5, 1.5]: far from a kink or a pole at 0."""
+    return rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def autograd_ladder(what, rungs, make, reference, names, draw=standard_normal, atol=1e-7,
+                    rtol=1e-6):
+    """A Ladder of the gradients of a student's Function, one per input (``names``).
+
+    Each rung's case holds ``shapes``, the inputs' shapes (and whatever ``make`` and
+    ``reference`` read: a stride, a factor). The inputs and a random upstream gradient are
+    drawn from a seed, so every rung is the same case each time. make(module, case): the
+    student's Function object, called on Tensors; reference(case, *tensors): the same
+    operation built from nn's own, as a Tensor. The student's gradients are what
+    Tensor.backward leaves in each input's .grad, as in training.
+    """
+    def draw_case(case):
+        rng = np.random.default_rng(case.get("seed", 7))
+        xs = [draw(rng, shape) for shape in case["shapes"]]
+        out = reference(case, *[nn.Tensor(x) for x in xs])
+        return xs, rng.standard_normal(out.shape)
+
+    def got(module, case):
+        xs, g = draw_case(case)
+        leaves = [nn.Tensor(put(x, case), requires_grad=True) for x in xs]
+        make(module, case)(*leaves).backward(put(g, case))
+        return tuple(leaf.grad for leaf in leaves)
+
+    def expected(case):
+        xs, g = draw_case(case)
+        leaves = [nn.Tensor(x, requires_grad=True) for x in xs]
+        reference(case, *leaves).backward(g)
+        return tuple(leaf.grad for leaf in leaves)
+
+    def show(case):
+        xs, g = draw_case(case)
+        inputs = "; ".join(f"{name} = {shown(x)}" for name, x in zip(names, xs))
+        return f"{inputs}; the upstream gradient g = {shown(g)}"
+
+    return Ladder(what, rungs, got, expected, names=tuple(names), show=show, atol=atol,
+                  rtol=rtol)

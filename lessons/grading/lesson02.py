@@ -8,6 +8,7 @@ import numpy as np
 import nn
 
 from .core import Wrong, check_array, check_backward_tuple, check_gradients
+from .ladder import autograd_ladder, away_from_zero, device_rung, float32_rung, rung, with_ladders
 
 MODULE = "ex02_tensors"
 POINTS = {"2.1": 3, "2.2": 2, "2.3": 3}
@@ -169,4 +170,50 @@ def check_softmax_backward(module):
     check_gradients(lambda x: module.Softmax()(x), [t], ("x",))
 
 
-CHECKS = {"2.1": check_matmul_backward, "2.2": check_div_backward, "2.3": check_softmax_backward}
+# --- the ladders ------------------------------------------------------------------------------
+
+def _shapes(*shapes):
+    return dict(shapes=shapes)
+
+
+LAST = _shapes((3, 1, 2, 3), (1, 2, 3, 4))
+MATMUL_LADDER = autograd_ladder("MatMul's gradients", [
+    rung("for square matrices, (2, 2) @ (2, 2)", **_shapes((2, 2), (2, 2))),
+    rung("for non-square matrices, (2, 3) @ (3, 4)", "each gradient has its own input's shape: "
+         "which side of g does each factor go on, and transposed how?", **_shapes((2, 3), (3, 4))),
+    rung("with a batch axis on a, (2, 2, 3) @ (3, 4)", "b is used once per batch entry, so its "
+         "gradient adds up over the batch axis", **_shapes((2, 2, 3), (3, 4))),
+    rung("with a batch axis on b, (2, 3) @ (2, 3, 4)", "a is used once per batch entry, so its "
+         "gradient adds up over the batch axis", **_shapes((2, 3), (2, 3, 4))),
+    rung("with axes of length 1 that stretch, (3, 1, 2, 3) @ (1, 2, 3, 4)", "an axis of length 1 "
+         "was repeated: its gradient adds up over the repeats and keeps its length 1", **LAST),
+    float32_rung(**LAST), device_rung(**LAST)],
+    make=lambda module, case: module.MatMul(), reference=lambda case, a, b: a @ b,
+    names=("a", "b"))
+
+DIV_LADDER = autograd_ladder("Div's gradients", [
+    rung("for a, b of shape (3,)", **_shapes((3,), (3,))),
+    rung("with b broadcast over rows, (2, 3) / (3,)", "b is used once per row, so its gradient "
+         "adds up over the rows", **_shapes((2, 3), (3,))),
+    float32_rung(**_shapes((2, 3), (3,))), device_rung(**_shapes((2, 3), (3,)))],
+    make=lambda module, case: module.Div(), reference=lambda case, a, b: a / b,
+    names=("a", "b"), draw=away_from_zero)
+
+
+def _softmax(case, x):
+    e = x.exp()
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+SOFTMAX_LADDER = autograd_ladder("Softmax's gradient", [
+    rung("for one row of 3", **_shapes((1, 3))),
+    rung("for four rows", "each row is normalised alone, so each row has a sum of its own",
+         **_shapes((4, 3))),
+    rung("for a 3-d x of shape (2, 3, 4)", "softmax runs along the last axis, axis -1, whatever "
+         "the number of axes", **_shapes((2, 3, 4))),
+    float32_rung(**_shapes((2, 3, 4))), device_rung(**_shapes((2, 3, 4)))],
+    make=lambda module, case: module.Softmax(), reference=_softmax, names=("x",))
+
+CHECKS = with_ladders(
+    {"2.1": check_matmul_backward, "2.2": check_div_backward, "2.3": check_softmax_backward},
+    {"2.1": MATMUL_LADDER, "2.2": DIV_LADDER, "2.3": SOFTMAX_LADDER})
