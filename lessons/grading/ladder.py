@@ -120,7 +120,8 @@ class Ladder:
                 if name is not None and right and all(
                         self._compare("", g2, e2, case, first) is None
                         for n2, g2, e2 in zip(names, gots, expecteds) if n2 != name):
-                    problem += f" (the gradients with respect to {', '.join(right)} are right)"
+                    problem += (f" (the gradient with respect to {right[0]} is right)" if len(right) == 1
+                                else f" (the gradients with respect to {', '.join(right)} are right)")
                 if first and self.show is not None:
                     problem = f"The inputs: {self.show(case)}. {problem}"
                 return problem

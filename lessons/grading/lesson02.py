@@ -177,7 +177,7 @@ def _shapes(*shapes):
 
 
 LAST = _shapes((3, 1, 2, 3), (1, 2, 3, 4))
-MATMUL_LADDER = autograd_ladder("MatMul's gradients", [
+MATMUL_LADDER = autograd_ladder("MatMul.backward", [
     rung("for square matrices, (2, 2) @ (2, 2)", **_shapes((2, 2), (2, 2))),
     rung("for non-square matrices, (2, 3) @ (3, 4)", "each gradient has its own input's shape: "
          "which side of g does each factor go on, and transposed how?", **_shapes((2, 3), (3, 4))),
@@ -191,7 +191,7 @@ MATMUL_LADDER = autograd_ladder("MatMul's gradients", [
     make=lambda module, case: module.MatMul(), reference=lambda case, a, b: a @ b,
     names=("a", "b"))
 
-DIV_LADDER = autograd_ladder("Div's gradients", [
+DIV_LADDER = autograd_ladder("Div.backward", [
     rung("for a, b of shape (3,)", **_shapes((3,), (3,))),
     rung("with b broadcast over rows, (2, 3) / (3,)", "b is used once per row, so its gradient "
          "adds up over the rows", **_shapes((2, 3), (3,))),
@@ -205,7 +205,7 @@ def _softmax(case, x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-SOFTMAX_LADDER = autograd_ladder("Softmax's gradient", [
+SOFTMAX_LADDER = autograd_ladder("Softmax.backward", [
     rung("for one row of 3", **_shapes((1, 3))),
     rung("for four rows", "each row is normalised alone, so each row has a sum of its own",
          **_shapes((4, 3))),
