@@ -189,6 +189,56 @@ plant("2.3", "device", "wrong on the CuPy stand-in",
       Softmax=_softmax(lambda g, y: np.asarray(g * y).sum(axis=-1, keepdims=True)))
 
 
+def order_visiting_twice(root):
+    """Depth first, without a set of visited Tensors: a shared Tensor comes once per use."""
+    order = []
+
+    def visit(t):
+        for i in (t._creator.inputs if t._creator is not None else ()):
+            if i.requires_grad:
+                visit(i)
+        order.append(t)
+    visit(root)
+    return order[::-1]
+
+
+def order_breadth_first(root):
+    """Breadth first from the root, each Tensor where it is first seen."""
+    order, seen, queue = [], {id(root)}, [root]
+    while queue:
+        t = queue.pop(0)
+        order.append(t)
+        for i in (t._creator.inputs if t._creator is not None else ()):
+            if i.requires_grad and id(i) not in seen:
+                seen.add(id(i))
+                queue.append(i)
+    return order
+
+
+def order_recursive(root):
+    """Right, but one Python call per Tensor."""
+    order, seen = [], set()
+
+    def visit(t):
+        if id(t) in seen:
+            return
+        seen.add(id(t))
+        for i in (t._creator.inputs if t._creator is not None else ()):
+            if i.requires_grad:
+                visit(i)
+        order.append(t)
+    visit(root)
+    return order[::-1]
+
+
+plant("2.4", "node used twice", "wrong with a node used twice",
+      backward_order=order_visiting_twice)
+plant("2.4", "short and long path", "wrong with a node reached by a short and a long path",
+      backward_order=order_breadth_first)
+plant("2.4", "deep graph", "wrong for a chain of 5,000 operations",
+      backward_order=order_recursive)
+
+
 # --- lesson 5 ----------------------------------------------------------------------------------
 
 def _size(span, padding=True, stride=True):
