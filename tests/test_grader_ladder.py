@@ -350,6 +350,96 @@ plant("5.3", "channels", "wrong with three channels",
 plant("5.3", "device", "wrong on the CuPy stand-in", col2im_dilated=_col2im(zeros=np.zeros))
 
 
+# --- lesson 10 ---------------------------------------------------------------------------------
+
+def _objective(identity_distance=None, identity_lambdas=None, detached=False):
+    import nn.functional as F
+
+    def generator_objective(G_A, G_B, D_A, D_B, real_A, real_B, lambda_A=10.0, lambda_B=10.0,
+                            lambda_identity=0.5):
+        fake_B, fake_A = G_A(real_A), G_B(real_B)
+        judged_B, judged_A = (fake_B.detach(), fake_A.detach()) if detached else (fake_B, fake_A)
+        adversarial = F.mse_loss(D_A(judged_B), 1.0) + F.mse_loss(D_B(judged_A), 1.0)
+        cycle = (F.l1_loss(G_B(fake_B), real_A) * lambda_A
+                 + F.l1_loss(G_A(fake_A), real_B) * lambda_B)
+        distance = identity_distance or F.l1_loss
+        weight_A, weight_B = (identity_lambdas or (lambda a, b: (a, b)))(lambda_A, lambda_B)
+        identity = (distance(G_A(real_B), real_B) * (weight_B * lambda_identity)
+                    + distance(G_B(real_A), real_A) * (weight_A * lambda_identity))
+        return adversarial + cycle + identity
+    return generator_objective
+
+
+plant("10.1", "identity terms", "wrong with the identity terms", generator_objective=_objective(
+    identity_distance=lambda a, b: __import__("nn").functional.mse_loss(a, b)))
+plant("10.1", "lambdas", "wrong with lambda_A = 10, lambda_B = 4",
+      generator_objective=_objective(identity_lambdas=lambda a, b: (10.0, 10.0)))
+
+
+def pool_returns_the_new_image_on_a_swap(pool, image, pool_size, rng):
+    if pool_size == 0:
+        return image
+    if len(pool) < pool_size:
+        pool.append(image)
+        return image
+    if rng.random() > 0.5:
+        pool[int(rng.integers(pool_size))] = image
+    return image
+
+
+def pool_swaps_the_first(pool, image, pool_size, rng):
+    if pool_size == 0:
+        return image
+    if len(pool) < pool_size:
+        pool.append(image)
+        return image
+    if rng.random() > 0.5:
+        old, pool[0] = pool[0], image
+        return old
+    return image
+
+
+plant("10.2", "pool of 1", "wrong with pool_size 1", pool_query=pool_returns_the_new_image_on_a_swap)
+plant("10.2", "pool of 5", "wrong with pool_size 5", pool_query=pool_swaps_the_first)
+
+
+def _count(convs_per_block=2, swap_channels=False):
+    def generator_parameter_count(ngf, n_blocks, input_nc=3, output_nc=3):
+        if swap_channels:
+            input_nc, output_nc = output_nc, input_nc
+
+        def conv(c_in, c_out, k):
+            return c_out * c_in * k * k + c_out
+        return (conv(input_nc, ngf, 7) + conv(ngf, 2 * ngf, 3) + conv(2 * ngf, 4 * ngf, 3)
+                + n_blocks * convs_per_block * conv(4 * ngf, 4 * ngf, 3)
+                + conv(4 * ngf, 2 * ngf, 3) + conv(2 * ngf, ngf, 3) + conv(ngf, output_nc, 7))
+    return generator_parameter_count
+
+
+plant("10.3", "residual blocks", "wrong with 2 residual blocks",
+      generator_parameter_count=_count(convs_per_block=3))
+plant("10.3", "channels in and out", "wrong with input_nc 1 and output_nc 3",
+      generator_parameter_count=_count(swap_channels=True))
+
+
+def _field(stride_two_layers):
+    def patchgan_receptive_field(n_layers=3):
+        field = 1
+        for kernel, stride in reversed([(4, 2)] * stride_two_layers(n_layers) + [(4, 1)] * 2):
+            field = (field - 1) * stride + kernel
+        return field
+    return patchgan_receptive_field
+
+
+plant("10.4", "n_layers 1", "wrong already in the simplest case",
+      patchgan_receptive_field=lambda n_layers=3: 70)
+plant("10.4", "n_layers 2", "wrong for n_layers = 2",
+      patchgan_receptive_field=lambda n_layers=3: 16 * n_layers)
+plant("10.4", "n_layers 3", "wrong for n_layers = 3",
+      patchgan_receptive_field=_field(lambda n: min(n, 2)))
+plant("10.4", "n_layers 5", "wrong for n_layers = 5",
+      patchgan_receptive_field=_field(lambda n: min(n, 3)))
+
 # --- the tests ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("planted", PLANTED, ids=[f"{p.exercise}-{p.knob}" for p in PLANTED])
@@ -359,6 +449,28 @@ def test_the_grader_names_the_knob_that_breaks_a_wrong_answer(planted):
     assert planted.says in result.message, f"{planted.knob}: {result.message}"
     named = [s for s in SAYS.get(planted.exercise, []) if s in result.message]
     assert not named, f"{planted.knob} is a catalogued mistake ({named}), not a new one"
+
+
+def test_the_fakes_detached_inside_the_generator_objective_are_wrong():
+    """The value is right; the gradient reaching G_A (and G_B) is not."""
+    result = grade("10.1", module=variant(solution("10.1"),
+                                          generator_objective=_objective(detached=True)))
+    assert result.status == WRONG
+    assert "the gradient reaching G_A's parameters" in result.message and "detach" in \
+        result.message, result.message
+
+
+def test_a_backward_that_visits_a_shared_node_twice_is_wrong():
+    for exercise in ("1.1", "1.2"):
+        result = grade(exercise, module=variant(solution(exercise),
+                                                backward=backward_visiting_twice))
+        assert result.status == WRONG and "with a node used twice" in result.message, result
+
+
+def test_numpy_zeros_inside_col2im_is_wrong_on_the_device():
+    result = grade("5.3", module=variant(solution("5.3"), col2im_dilated=_col2im(zeros=np.zeros)))
+    assert result.status == WRONG
+    assert "on the CuPy stand-in" in result.message and "TypeError" in result.message, result
 
 
 def test_enough_planted_answers_for_every_exercise():

@@ -113,7 +113,8 @@ class Ladder:
             return f"There it returned {count} results, expected {len(names)} ({', '.join(names)})"
         expecteds = expected if self.names else (expected,)
         for name, g, e in zip(names, gots, expecteds):
-            what = "the result" if name is None else f"the gradient with respect to {name}"
+            what = ("the result" if name is None else name if " " in name
+                    else f"the gradient with respect to {name}")
             problem = self._compare(what, g, e, case, first)
             if problem is not None:
                 right = [n for n in names if n != name]
