@@ -350,6 +350,70 @@ plant("5.3", "channels", "wrong with three channels",
 plant("5.3", "device", "wrong on the CuPy stand-in", col2im_dilated=_col2im(zeros=np.zeros))
 
 
+# --- lesson 9 ----------------------------------------------------------------------------------
+
+def loss_divided_by_the_first_axis(d_fake):
+    import nn.functional as F
+    softplus = F.relu(-d_fake) + (1 + (-d_fake.abs()).exp()).log()
+    return softplus.sum() / d_fake.shape[0]
+
+
+plant("9.1", "several scores", "wrong for several scores",
+      non_saturating_generator_loss=loss_divided_by_the_first_axis)
+plant("9.2", "labels", "wrong with labels b = 0.9 and a = 0.2",
+      optimal_lsgan_discriminator=lambda p_real, p_fake, real_label=1.0, fake_label=0.0:
+      real_label * p_real / (p_real + p_fake))
+plant("9.2", "device", "wrong on the CuPy stand-in",
+      optimal_lsgan_discriminator=lambda p_real, p_fake, real_label=1.0, fake_label=0.0:
+      (real_label * np.asarray(p_real) + fake_label * p_fake) / (p_real + p_fake))
+
+
+def _unpad(first_row_only=False, square=False, images=None, zeros=None):
+    def reflect_pad_backward(grad, p):
+        import nn
+        xp = nn.get_array_module(grad)
+        h = grad.shape[2] - 2 * p
+        w = h if square else grad.shape[3] - 2 * p
+        out = (zeros or xp.zeros)((grad.shape[0], grad.shape[1], h, w), dtype=grad.dtype)
+        every = images or slice(None)
+        for r in range(grad.shape[2]):
+            for q in range(grad.shape[3]):
+                i = abs(r - p) if r < p else 2 * (h - 1) - (r - p) if r >= p + h else r - p
+                j = abs(q - p) if q < p else 2 * (w - 1) - (q - p) if q >= p + w else q - p
+                if first_row_only and (r < p - 1 or r > p + h):
+                    continue
+                if 0 <= j < w:
+                    out[every, :, i, j] += grad[every, :, r, q]
+        return out
+    return reflect_pad_backward
+
+
+plant("9.3", "p", "wrong with p = 2", reflect_pad_backward=_unpad(first_row_only=True))
+plant("9.3", "non-square", "wrong for a non-square image", reflect_pad_backward=_unpad(square=True))
+plant("9.3", "batch", "wrong for two images of three channels",
+      reflect_pad_backward=_unpad(images=slice(0, 1)))
+plant("9.3", "device", "wrong on the CuPy stand-in", reflect_pad_backward=_unpad(zeros=np.zeros))
+
+
+def _gan_losses(fake_sum=False, naive=False):
+    def gan_losses(G, D, z, real):
+        import nn.functional as F
+
+        def softplus(s):
+            if naive:
+                return (1 + s.exp()).log()
+            return F.relu(s) + (1 + (-s.abs()).exp()).log()
+        fake = G(z)
+        loss_G = softplus(-D(fake)).mean()
+        judged = softplus(D(fake.detach()))
+        loss_D = softplus(-D(real)).mean() + (judged.sum() if fake_sum else judged.mean())
+        return loss_G, loss_D
+    return gan_losses
+
+
+plant("9.4", "batch", "wrong for a batch of three", gan_losses=_gan_losses(fake_sum=True))
+plant("9.4", "large scores", "wrong with scores near 800", gan_losses=_gan_losses(naive=True))
+
 # --- lesson 10 ---------------------------------------------------------------------------------
 
 def _objective(identity_distance=None, identity_lambdas=None, detached=False):
