@@ -350,6 +350,62 @@ plant("5.3", "channels", "wrong with three channels",
 plant("5.3", "device", "wrong on the CuPy stand-in", col2im_dilated=_col2im(zeros=np.zeros))
 
 
+# --- lesson 8 ----------------------------------------------------------------------------------
+
+def _nesterov(velocity_update=None, cast=lambda g: g):
+    def nesterov_step(param, grad, velocity, lr, momentum):
+        grad = cast(grad)
+        velocity = (velocity_update or (lambda v, g: momentum * v + g))(velocity, grad)
+        return param - lr * (grad + momentum * velocity), velocity
+    return nesterov_step
+
+
+plant("8.1", "step 2", "wrong at step 2", nesterov_step=_nesterov(lambda v, g: g))
+plant("8.1", "float32", "wrong in float32",
+      nesterov_step=_nesterov(cast=lambda g: g.astype(np.float64)))
+plant("8.1", "device", "wrong on the CuPy stand-in",
+      nesterov_step=_nesterov(cast=lambda g: np.asarray(g)))
+
+
+def _rmsprop(average=None, sqrt=None):
+    def rmsprop_step(param, grad, square_avg, lr=1e-2, alpha=0.99, eps=1e-8):
+        import nn
+        square_avg = (average or (lambda s, g: alpha * s + (1 - alpha) * g * g))(square_avg, grad)
+        root = (sqrt or nn.get_array_module(param).sqrt)(square_avg)
+        return param - lr * grad / (root + eps), square_avg
+    return rmsprop_step
+
+
+plant("8.2", "step 2", "wrong at step 2", rmsprop_step=_rmsprop(average=lambda s, g: 0.1 * g * g))
+plant("8.2", "float32", "wrong in float32", rmsprop_step=_rmsprop(
+    sqrt=lambda s: np.sqrt(s.astype(np.float64))))
+plant("8.2", "device", "wrong on the CuPy stand-in", rmsprop_step=_rmsprop(
+    sqrt=lambda s: np.asarray(s) ** 0.5))
+
+
+def _adamw(correction_step=None, decay=None, zeros=None):
+    def adamw_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                   weight_decay=1e-2):
+        import nn
+        xp = nn.get_array_module(param)
+        b1, b2 = betas
+        decayed = (decay or (lambda p, lr, wd: p * (1 - lr * wd)))(param, lr, weight_decay)
+        if zeros is not None:
+            decayed = decayed + zeros(param.shape)
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad * grad
+        n = correction_step(t) if correction_step else t
+        return decayed - lr * (m / (1 - b1 ** n)) / (xp.sqrt(v / (1 - b2 ** n)) + eps), m, v
+    return adamw_step
+
+
+plant("8.3", "step 2", "wrong at step 2", adamw_step=_adamw(correction_step=lambda t: 1))
+plant("8.3", "weight decay", "wrong with weight_decay 0.5",
+      adamw_step=_adamw(decay=lambda p, lr, wd: p - lr * wd))
+plant("8.3", "float32", "wrong in float32", adamw_step=_adamw(zeros=np.zeros))
+plant("8.3", "device", "wrong on the CuPy stand-in",
+      adamw_step=_adamw(zeros=lambda shape: np.zeros(shape, dtype=np.float32)))
+
 # --- lesson 9 ----------------------------------------------------------------------------------
 
 def loss_divided_by_the_first_axis(d_fake):

@@ -90,7 +90,8 @@ class Ladder:
                 raise Wrong(f"{self.what} is wrong already in the simplest case ({r.label}), so "
                             f"there is nothing simpler to point at. {problem}")
             hint = f": {r.hint}" if r.hint else ""
-            raise Wrong(f"{self.what} is right {rungs[k - 1].label}, wrong {r.label}{hint}. "
+            stop = "" if hint.endswith(("?", ".")) else "."
+            raise Wrong(f"{self.what} is right {rungs[k - 1].label}, wrong {r.label}{hint}{stop} "
                         f"{problem}")
 
     # --- one rung ----------------------------------------------------------------------------
@@ -117,16 +118,13 @@ class Ladder:
             return f"There it returned {count} results, expected {len(names)} ({', '.join(names)})"
         expecteds = expected if self.names else (expected,)
         for name, g, e in zip(names, gots, expecteds):
-            what = ("the result" if name is None else name if " " in name
-                    else f"the gradient with respect to {name}")
-            problem = self._compare(what, g, e, case, first)
+            problem = self._compare(_called(name), g, e, case, first)
             if problem is not None:
-                right = [n for n in names if n != name]
+                right = [_called(n) for n in names if n != name]
                 if name is not None and right and all(
                         self._compare("", g2, e2, case, first) is None
                         for n2, g2, e2 in zip(names, gots, expecteds) if n2 != name):
-                    problem += (f" (the gradient with respect to {right[0]} is right)" if len(right) == 1
-                                else f" (the gradients with respect to {', '.join(right)} are right)")
+                    problem += f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right)"
                 if first and self.show is not None:
                     problem = f"The inputs: {self.show(case)}. {problem}"
                 return problem
@@ -171,6 +169,14 @@ class Ladder:
                     f"of {exp_h.size} elements; at index {index} yours is {got_h[worst]:.6g}, "
                     f"expected {exp_h[worst]:.6g}")
         return f"{text}{': ' + why if why else ''}"
+
+
+def _called(name):
+    """How a message names one part of a tuple answer: "x" is "the gradient with respect to
+    x"; a name of several words ("the returned m") is used as it is."""
+    if name is None:
+        return "the result"
+    return name if " " in name else f"the gradient with respect to {name}"
 
 
 def shown(a):
