@@ -350,6 +350,91 @@ plant("5.3", "channels", "wrong with three channels",
 plant("5.3", "device", "wrong on the CuPy stand-in", col2im_dilated=_col2im(zeros=np.zeros))
 
 
+# --- lesson 6 ----------------------------------------------------------------------------------
+
+def _by_conv(width_from_height=False, first_image=False, zeros=None):
+    def conv_transpose2d_by_conv(x, weight, stride=1, padding=0, output_padding=0):
+        import nn
+        import nn.functional as F
+        xp = nn.get_array_module(x)
+        n, c_in, h, w = x.shape
+        n = 1 if first_image else n
+        kh, kw = weight.shape[2:]
+        w = h if width_from_height else w
+        spread = (zeros or (lambda shape, dtype: xp.zeros(shape, dtype=dtype)))(
+            (n, c_in, (h - 1) * stride + 1, (w - 1) * stride + 1), x.dtype)
+        spread[:, :, ::stride, ::stride] = x[:n]
+        top, left = kh - 1 - padding, kw - 1 - padding
+        framed = xp.pad(spread, ((0, 0), (0, 0), (top, top + output_padding),
+                                 (left, left + output_padding)))
+        kernel = xp.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        return F.conv2d(nn.Tensor(framed), nn.Tensor(kernel)).data
+    return conv_transpose2d_by_conv
+
+
+plant("6.1", "non-square", "wrong for a non-square image and kernel",
+      conv_transpose2d_by_conv=_by_conv(width_from_height=True))
+plant("6.1", "batch", "wrong for two images", conv_transpose2d_by_conv=_by_conv(first_image=True))
+plant("6.1", "float32", "wrong in float32", conv_transpose2d_by_conv=_by_conv(
+    zeros=lambda shape, dtype: np.zeros(shape)))
+plant("6.1", "device", "wrong on the CuPy stand-in", conv_transpose2d_by_conv=_by_conv(
+    zeros=lambda shape, dtype: np.zeros(shape, dtype=dtype)))
+
+
+def _transposed(width_from_height=False, first_image=False, zeros=None):
+    class ConvTranspose2d(solution("6.2").ConvTranspose2d):
+        def backward(self, g):
+            import nn
+            import nn.functional as F
+            xp = nn.get_array_module(g)
+            s, p = self.stride, self.padding
+            h, w = self.x.shape[2:]
+            w = h if width_from_height else w
+            images = slice(0, 1) if first_image else slice(None)
+            dx = F.conv2d(nn.Tensor(g), nn.Tensor(self.weight), stride=s, padding=p).data
+            gpad = xp.pad(g, ((0, 0), (0, 0), (p, p), (p, p)))
+            dweight = (zeros or xp.zeros_like)(self.weight)
+            for i in range(self.weight.shape[2]):
+                for j in range(self.weight.shape[3]):
+                    window = gpad[images, :, i:i + s * h:s, j:j + s * w:s]
+                    dweight[:, :, i, j] = xp.tensordot(self.x[images, :, :, :w], window,
+                                                       axes=([0, 2, 3], [0, 2, 3]))
+            return dx, dweight
+    return ConvTranspose2d
+
+
+plant("6.2", "non-square", "wrong for a non-square image and kernel",
+      ConvTranspose2d=_transposed(width_from_height=True))
+plant("6.2", "batch", "wrong for two images", ConvTranspose2d=_transposed(first_image=True))
+plant("6.2", "float32", "wrong in float32",
+      ConvTranspose2d=_transposed(zeros=lambda w: np.zeros(w.shape)))
+plant("6.2", "device", "wrong on the CuPy stand-in",
+      ConvTranspose2d=_transposed(zeros=lambda w: np.zeros(w.shape, dtype=w.dtype)))
+
+
+def _upsample(blocks):
+    class Upsample(solution("6.3").Upsample):
+        def backward(self, g):
+            return blocks(g, self.factor)
+    return Upsample
+
+
+def _block_sum(g, f, rows_for_columns=False, factor=None, sum_=None):
+    n, c, oh, ow = g.shape
+    f = factor or f
+    blocks = g.reshape(n, c, oh // f, f, (oh if rows_for_columns else ow) // f, f)
+    return (sum_ or (lambda b: b.sum(axis=(3, 5))))(blocks)
+
+
+plant("6.3", "non-square", "wrong for a non-square image",
+      Upsample=_upsample(lambda g, f: _block_sum(g, f, rows_for_columns=True)))
+plant("6.3", "factor", "wrong with factor 3",
+      Upsample=_upsample(lambda g, f: _block_sum(g, f, factor=2)))
+plant("6.3", "float32", "wrong in float32", Upsample=_upsample(
+    lambda g, f: _block_sum(g, f, sum_=lambda b: b.sum(axis=(3, 5), dtype=np.float64))))
+plant("6.3", "device", "wrong on the CuPy stand-in", Upsample=_upsample(
+    lambda g, f: _block_sum(g, f, sum_=lambda b: np.asarray(b).sum(axis=(3, 5)))))
+
 # --- lesson 8 ----------------------------------------------------------------------------------
 
 def _nesterov(velocity_update=None, cast=lambda g: g):
