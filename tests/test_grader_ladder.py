@@ -435,6 +435,72 @@ plant("6.3", "float32", "wrong in float32", Upsample=_upsample(
 plant("6.3", "device", "wrong on the CuPy stand-in", Upsample=_upsample(
     lambda g, f: _block_sum(g, f, sum_=lambda b: np.asarray(b).sum(axis=(3, 5)))))
 
+# --- lesson 7 ----------------------------------------------------------------------------------
+
+def _affine(first_gamma=False, first_image=False, sum_dtype=None, host=lambda a: a):
+    class AffineInstanceNorm(solution("7.1").AffineInstanceNorm):
+        def backward(self, g):
+            g = host(g)
+            gamma = self.gamma[:1] if first_gamma else self.gamma
+            d = g * gamma.reshape(1, -1, 1, 1)
+            centred = d - d.mean(axis=(2, 3), keepdims=True)
+            along_xhat = self.xhat * (d * self.xhat).mean(axis=(2, 3), keepdims=True)
+            dx = (centred - along_xhat) * self.inv_std
+            images = slice(0, 1) if first_image else slice(None)
+            return (dx, (g * self.xhat)[images].sum(axis=(0, 2, 3), dtype=sum_dtype),
+                    g[images].sum(axis=(0, 2, 3)))
+    return AffineInstanceNorm
+
+
+plant("7.1", "channels", "wrong with three channels", AffineInstanceNorm=_affine(first_gamma=True))
+plant("7.1", "batch", "wrong for two images", AffineInstanceNorm=_affine(first_image=True))
+plant("7.1", "float32", "wrong in float32", AffineInstanceNorm=_affine(sum_dtype=np.float64))
+plant("7.1", "device", "wrong on the CuPy stand-in", AffineInstanceNorm=_affine(host=np.asarray))
+
+
+def _batch_norm_train(all_channels=False, fixed_momentum=None, cast=None):
+    def batch_norm_train(x, running_mean, running_var, momentum=0.1, eps=1e-5):
+        import nn
+        xp = nn.get_array_module(x)
+        x = cast(x) if cast is not None else x
+        momentum = fixed_momentum or momentum
+        m = x.size // x.shape[1]
+        axes = None if all_channels else (0, 2, 3)
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        y = (x - mean) / xp.sqrt(var + eps)
+        return (y, (1 - momentum) * running_mean + momentum * mean.ravel(),
+                (1 - momentum) * running_var + momentum * var.ravel() * m / (m - 1))
+    return batch_norm_train
+
+
+plant("7.2", "channels", "wrong with three channels",
+      batch_norm_train=_batch_norm_train(all_channels=True))
+plant("7.2", "momentum", "wrong with momentum 0.3",
+      batch_norm_train=_batch_norm_train(fixed_momentum=0.1))
+plant("7.2", "float32", "wrong in float32",
+      batch_norm_train=_batch_norm_train(cast=lambda x: x.astype(np.float64)))
+plant("7.2", "device", "wrong on the CuPy stand-in",
+      batch_norm_train=_batch_norm_train(cast=np.asarray))
+
+
+def _batch_norm_backward(first_channel=False, host=lambda a: a, dtype=None):
+    class BatchNorm(solution("7.3").BatchNorm):
+        def backward(self, g):
+            g = host(g)
+            mean_g = g.mean(axis=(0, 2, 3), keepdims=True, dtype=dtype)
+            mean_g_xhat = (g * self.xhat).mean(axis=(0, 2, 3), keepdims=True)
+            if first_channel:
+                mean_g, mean_g_xhat = mean_g[:, :1], mean_g_xhat[:, :1]
+            return (g - mean_g - self.xhat * mean_g_xhat) * self.inv_std
+    return BatchNorm
+
+
+plant("7.3", "channels", "wrong with three channels",
+      BatchNorm=_batch_norm_backward(first_channel=True))
+plant("7.3", "float32", "wrong in float32", BatchNorm=_batch_norm_backward(dtype=np.float64))
+plant("7.3", "device", "wrong on the CuPy stand-in", BatchNorm=_batch_norm_backward(host=np.asarray))
+
 # --- lesson 8 ----------------------------------------------------------------------------------
 
 def _nesterov(velocity_update=None, cast=lambda g: g):
