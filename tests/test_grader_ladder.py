@@ -239,6 +239,64 @@ plant("2.4", "deep graph", "wrong for a chain of 5,000 operations",
       backward_order=order_recursive)
 
 
+# --- lesson 3 ----------------------------------------------------------------------------------
+
+def worst_counting_the_busiest_column(analytic, numeric, atol=1e-5, rtol=1e-3):
+    excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    bad = int((excess > 0).sum(axis=0).max())
+    if bad == 0:
+        return 0, None
+    return bad, tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), excess.shape))
+
+
+plant("3.1", "2-D", "wrong for 2-D arrays", worst_element=worst_counting_the_busiest_column)
+
+
+def _jacobian(all_at_once=False, diagonal=False, rows_only=False):
+    def numerical_jacobian(f, x, eps=1e-6):
+        flat = x.reshape(-1).copy()
+        columns = []
+        for j in range(x.shape[0] if rows_only else flat.size):
+            plus, minus = flat.copy(), flat.copy()
+            if all_at_once:
+                plus, minus = plus + eps, minus - eps
+            else:
+                plus[j] += eps
+                minus[j] -= eps
+            diff = np.ravel(f(plus.reshape(x.shape)) - f(minus.reshape(x.shape))) / (2 * eps)
+            columns.append(np.eye(flat.size)[j] * diff[j] if diagonal else diff)
+        return np.stack(columns, axis=1)
+    return numerical_jacobian
+
+
+plant("3.2", "three elements", "wrong for x of three elements",
+      numerical_jacobian=_jacobian(all_at_once=True))
+plant("3.2", "two outputs", "wrong for f with two outputs",
+      numerical_jacobian=_jacobian(diagonal=True))
+plant("3.2", "2-D", "wrong for a 2-D x", numerical_jacobian=_jacobian(rows_only=True))
+
+
+def _directional(reduce=None, fixed_eps=None):
+    def directional_check(fn, x, g, v, eps=1e-6):
+        import nn
+        eps = fixed_eps or eps
+        x.grad = None
+        fn(x).backward(g)
+        analytic = float((reduce or np.sum)(x.grad * v))
+
+        def loss(data):
+            with nn.no_grad():
+                return float((fn(nn.Tensor(data)).data * g).sum())
+        return analytic, (loss(x.data + eps * v) - loss(x.data - eps * v)) / (2 * eps)
+    return directional_check
+
+
+plant("3.3", "three elements", "wrong for x of three elements",
+      directional_check=_directional(reduce=np.max))
+plant("3.3", "eps", "wrong for fn(x) = tanh(x) * x with eps = 1e-2",
+      directional_check=_directional(fixed_eps=1e-6))
+
+
 # --- lesson 5 ----------------------------------------------------------------------------------
 
 def _size(span, padding=True, stride=True):

@@ -131,6 +131,9 @@ class Ladder:
         return None
 
     def _compare(self, what, got, expected, case, first):
+        if isinstance(expected, list) and all(isinstance(e, str) for e in expected):
+            got = list(got) if isinstance(got, (list, tuple)) else got
+            return None if got == expected else f"There {what} should be {expected}; yours is {got}"
         if got is None:
             return f"There {what} is None: did you forget `return`?"
         if isinstance(got, (list, tuple)):
