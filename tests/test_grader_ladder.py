@@ -297,6 +297,84 @@ plant("3.3", "eps", "wrong for fn(x) = tanh(x) * x with eps = 1e-2",
       directional_check=_directional(fixed_eps=1e-6))
 
 
+# --- lesson 4 ----------------------------------------------------------------------------------
+
+def _linear(dx=None, first_sample=False, cast=lambda a: a):
+    class LinearFunction(solution("4.1").LinearFunction):
+        def backward(self, g):
+            g = cast(g)
+            x, w = self.x, self.weight
+            rows = slice(0, 1) if first_sample else slice(None)
+            gx = dx(g, w) if dx else g @ w
+            return gx, g[rows].T @ x[rows], g.sum(axis=0)
+    return LinearFunction
+
+
+plant("4.1", "outputs", "wrong with 3 inputs and 2 outputs",
+      LinearFunction=_linear(dx=lambda g, w: g.sum(axis=1, keepdims=True) * w.sum(axis=0)))
+plant("4.1", "batch", "wrong for a batch of 4", LinearFunction=_linear(first_sample=True))
+plant("4.1", "float32", "wrong in float32",
+      LinearFunction=_linear(cast=lambda g: g.astype(np.float64)))
+plant("4.1", "device", "wrong on the CuPy stand-in", LinearFunction=_linear(cast=np.asarray))
+
+
+def _cross_entropy(one_hot):
+    class SoftmaxCrossEntropy(solution("4.2").SoftmaxCrossEntropy):
+        def backward(self, g):
+            n = self.softmax.shape[0]
+            return (self.softmax - one_hot(self.softmax, self.target)) * (g / n)
+    return SoftmaxCrossEntropy
+
+
+plant("4.2", "batch", "wrong for a batch of 4", SoftmaxCrossEntropy=_cross_entropy(
+    lambda y, target: np.eye(y.shape[1])[[int(target[0])] * y.shape[0]]))
+plant("4.2", "float32", "wrong in float32", SoftmaxCrossEntropy=_cross_entropy(
+    lambda y, target: np.eye(y.shape[1])[target]))
+plant("4.2", "device", "wrong on the CuPy stand-in", SoftmaxCrossEntropy=_cross_entropy(
+    lambda y, target: np.eye(y.shape[1], dtype=y.dtype)[np.asarray(target.tolist())]))
+
+
+def _named_parameters(class_names=False, last_name=False):
+    def named_parameters(module):
+        found, names = [], {}
+
+        def walk(m, prefix):
+            for name, p in m._parameters.items():
+                if p is None:
+                    continue
+                if id(p) in names and last_name:
+                    found.remove((names[id(p)], p))
+                if id(p) not in names or last_name:
+                    names[id(p)] = prefix + name
+                    found.append((prefix + name, p))
+            for name, child in m._modules.items():
+                walk(child, f"{prefix}{type(child).__name__ if class_names else name}.")
+        walk(module, "")
+        return found
+    return named_parameters
+
+
+plant("4.3", "children", "wrong for a module with children",
+      named_parameters=_named_parameters(class_names=True))
+plant("4.3", "shared parameter", "wrong for two layers that share one Parameter",
+      named_parameters=_named_parameters(last_name=True))
+
+
+def _sgd(decay=None, first_only=False, host=lambda a: a):
+    def sgd_step(parameters, lr, weight_decay=0.0):
+        for p in parameters[:1] if first_only else parameters:
+            if p.grad is None:
+                continue
+            p.data -= lr * (host(p.grad) + (decay or (lambda p, wd: wd * p))(p.data, weight_decay))
+    return sgd_step
+
+
+plant("4.4", "weight decay", "wrong with weight_decay 0.1",
+      sgd_step=_sgd(decay=lambda p, wd: wd * np.sign(p)))
+plant("4.4", "two parameters", "wrong for two parameters", sgd_step=_sgd(first_only=True))
+plant("4.4", "device", "wrong on the CuPy stand-in", sgd_step=_sgd(host=np.asarray))
+
+
 # --- lesson 5 ----------------------------------------------------------------------------------
 
 def _size(span, padding=True, stride=True):
