@@ -847,6 +847,63 @@ plant("10.4", "n_layers 3", "wrong for n_layers = 3",
 plant("10.4", "n_layers 5", "wrong for n_layers = 5",
       patchgan_receptive_field=_field(lambda n: min(n, 3)))
 
+# --- lesson 11 ---------------------------------------------------------------------------------
+
+def normalize_by_the_first_channel(x, mean, std):
+    import nn
+    xp = nn.get_array_module(x)
+    return (x - xp.asarray(mean[0], dtype=x.dtype)) / xp.asarray(std[0], dtype=x.dtype)
+
+
+plant("11.1", "channels", "wrong with three channels", normalize=normalize_by_the_first_channel)
+
+
+def _grid(column_of=lambda k, ncols: k % ncols, rows_of=lambda n, ncols: -(-n // ncols)):
+    def image_grid(batch, ncols):
+        import nn
+        xp = nn.get_array_module(batch)
+        n, c, h, w = batch.shape
+        rows = rows_of(n, ncols)
+        pixels = xp.clip((batch + 1) * 127.5, 0, 255).round().astype("uint8")
+        grid = xp.zeros((rows * h, ncols * w, c), dtype="uint8")
+        for k in range(n):
+            r, q = k // ncols, column_of(k, ncols)
+            if r < rows:
+                grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = pixels[k].transpose(1, 2, 0)
+        return nn.to_host(grid)
+    return image_grid
+
+
+plant("11.2", "two images", "wrong for two images side by side",
+      image_grid=_grid(column_of=lambda k, ncols: (k + 1) % ncols))
+plant("11.2", "last row", "wrong for five images in rows of two",
+      image_grid=_grid(rows_of=lambda n, ncols: n // ncols))
+
+
+def move_own_parameters_only(module, xp):
+    import nn
+    for p in module._parameters.values():
+        if p is not None and nn.get_array_module(p.data) is not xp:
+            p.data = xp.asarray(nn.to_host(p.data))
+            p.grad = None
+    for p in module.parameters():
+        p.grad = None
+    return module
+
+
+plant("11.3", "tree", "wrong for a tree of modules", move_parameters=move_own_parameters_only)
+
+
+def losses_all_the_first(losses):
+    import nn
+    values = list(losses.values())
+    xp = nn.get_array_module(values[0])
+    host = nn.to_host(xp.stack(values))
+    return {name: float(host[0]) for name in losses}
+
+
+plant("11.4", "eight losses", "wrong for eight losses", losses_to_host=losses_all_the_first)
+
 # --- the tests ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("planted", PLANTED, ids=[f"{p.exercise}-{p.knob}" for p in PLANTED])

@@ -68,14 +68,17 @@ class Ladder:
     array or number, or a tuple of them when ``names`` is given); expected(case): the right
     answer, in the same form, on the host. names: one name per array of a tuple answer ("x",
     "weight"). show(case): the case's inputs in words, for a case checked by hand.
+    to_host: the answer of a device case must be a NumPy array (it leaves the device), not a
+    device array.
     after_a_pass: climb also when the check passed (False where the check's own cases hold
     every rung's, so that climbing would only cost time)."""
 
     def __init__(self, what, rungs, got, expected, names=None, show=None, atol=1e-8,
-                 rtol=1e-6, after_a_pass=True):
+                 rtol=1e-6, after_a_pass=True, to_host=False):
         self.what, self.rungs, self.got, self.expected = what, list(rungs), got, expected
         self.names, self.show, self.atol, self.rtol = names, show, atol, rtol
         self.after_a_pass = after_a_pass   # False: the check's own cases cover every rung
+        self.to_host = to_host             # True: the answer belongs on the host, as a picture
 
     def climb(self, module):
         """Return quietly when every rung is right; else raise Wrong naming the first that is
@@ -143,7 +146,10 @@ class Ladder:
                 return f"There {what} is a {type(got).__name__} of things that are not numbers"
         if not hasattr(got, "shape") and not isinstance(got, (int, float, np.number)):
             return f"There {what} is a {type(got).__name__}, not an array or a number"
-        if case.get("device") and hasattr(got, "shape") and \
+        if case.get("device") and self.to_host and not isinstance(got, np.ndarray):
+            return (f"There {what} is a {type(got).__name__}, not a NumPy array: move it to the "
+                    "host with nn.to_host at the end")
+        if case.get("device") and not self.to_host and hasattr(got, "shape") and \
                 nn.get_array_module(got) is not device.device_module():
             return (f"There {what} is a {type(got).__name__}, not an array of the device its "
                     "input came on: it must stay there")
