@@ -940,3 +940,24 @@ def test_numpy_zeros_inside_col2im_is_wrong_on_the_device():
 def test_enough_planted_answers_for_every_exercise():
     assert len(PLANTED) >= 60
     assert {p.exercise for p in PLANTED} == set(EXERCISES)
+
+
+# --- the relations the ladder tries on a wrong array -------------------------------------------
+
+def test_the_relations_between_a_wrong_array_and_the_right_one():
+    from lessons.grading.ladder import relation
+    right = np.array([[1.0, 2.0], [3.0, 5.0]])
+    assert "opposite sign" in relation(-right, right)
+    assert "times 0.5, a constant factor" in relation(0.5 * right, right)
+    assert "transpose" in relation(right.T, right)
+    assert "all zeros" in relation(np.zeros((2, 2)), right)
+    stacked = np.stack([right, 2 * right])
+    assert "summed over axis 0 it would be right" in relation(stacked, 3 * right)
+    assert relation(right + np.array([[0.0, 0.1], [0.0, 0.0]]), right) == ""
+
+
+def test_a_catalogued_mistake_keeps_its_words_and_the_ladder_speaks_otherwise():
+    """The catalogue is tried first: its words come without a ladder's."""
+    from mistakes.lesson05 import col2im_stride_forgotten
+    result = grade("5.3", module=variant(solution("5.3"), col2im_dilated=col2im_stride_forgotten))
+    assert "the stride is forgotten" in result.message and " is right " not in result.message
