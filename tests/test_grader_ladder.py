@@ -147,6 +147,16 @@ def _matmul(a_sum=_sum_to, b_sum=_sum_to):
     return MatMul
 
 
+class MatMulInABufferOfBsShape(solution("2.1").MatMul):
+    """dL/da written into an array made in b's shape: right while a and b have one shape."""
+
+    def backward(self, g):
+        ga = np.zeros_like(self.b)
+        ga[...] = g @ self.b.swapaxes(-1, -2)
+        return ga, self.a.swapaxes(-1, -2) @ g
+
+
+plant("2.1", "non-square", "wrong for non-square matrices", MatMul=MatMulInABufferOfBsShape)
 plant("2.1", "batch on a", "wrong with a batch axis on a",
       MatMul=_matmul(b_sum=lambda g, shape: _sum_to(g, shape, leading="mean")))
 plant("2.1", "batch on b", "wrong with a batch axis on b",
@@ -166,6 +176,13 @@ def _div(ga, gb):
     return Div
 
 
+def _averaged_over_broadcast(g, a, b):
+    gb = -g * a / (b * b)
+    return gb.mean(axis=0) if gb.shape != b.shape else gb
+
+
+plant("2.2", "broadcast", "wrong with b broadcast over rows",
+      Div=_div(lambda g, a, b: g / b, _averaged_over_broadcast))
 plant("2.2", "float32", "wrong in float32",
       Div=_div(lambda g, a, b: g * (np.float64(1.0) / b), lambda g, a, b: -g * a / (b * b)))
 plant("2.2", "device", "wrong on the CuPy stand-in",
@@ -407,7 +424,8 @@ def _im2col_loops(row, col, width_from_height=False, images=None, channels=None)
                 for p in range(oh):
                     for q in range(ow):
                         r, s = row(p, i, j, stride, dilation), col(q, i, j, stride, dilation)
-                        cols[:, :, i, j, p, q] = x[images or slice(None), channels or slice(None), r, s]
+                        cols[:, :, i, j, p, q] = x[images or slice(None),
+                                                   channels or slice(None), r, s]
         return cols
     return im2col_dilated
 
@@ -488,7 +506,8 @@ plant("5.3", "device", "wrong on the CuPy stand-in", col2im_dilated=_col2im(zero
 
 # --- lesson 6 ----------------------------------------------------------------------------------
 
-def _by_conv(width_from_height=False, first_image=False, zeros=None):
+def _by_conv(width_from_height=False, first_image=False, zeros=None, kernel=None,
+             spread_rows=lambda h, s: (h - 1) * s + 1, bottom=None, extra_top=0):
     def conv_transpose2d_by_conv(x, weight, stride=1, padding=0, output_padding=0):
         import nn
         import nn.functional as F
@@ -498,16 +517,27 @@ def _by_conv(width_from_height=False, first_image=False, zeros=None):
         kh, kw = weight.shape[2:]
         w = h if width_from_height else w
         spread = (zeros or (lambda shape, dtype: xp.zeros(shape, dtype=dtype)))(
-            (n, c_in, (h - 1) * stride + 1, (w - 1) * stride + 1), x.dtype)
+            (n, c_in, spread_rows(h, stride), spread_rows(w, stride)), x.dtype)
         spread[:, :, ::stride, ::stride] = x[:n]
         top, left = kh - 1 - padding, kw - 1 - padding
-        framed = xp.pad(spread, ((0, 0), (0, 0), (top, top + output_padding),
+        low = bottom(kh, padding) if bottom else top
+        framed = xp.pad(spread, ((0, 0), (0, 0), (top + extra_top * output_padding,
+                                                  low + output_padding),
                                  (left, left + output_padding)))
-        kernel = xp.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        return F.conv2d(nn.Tensor(framed), nn.Tensor(kernel)).data
+        flipped = (kernel or (lambda w: w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)))(weight)
+        return F.conv2d(nn.Tensor(framed), nn.Tensor(xp.ascontiguousarray(flipped))).data
     return conv_transpose2d_by_conv
 
 
+plant("6.1", "kernel and channels", "wrong with a 3x3 kernel, 2 input and 3 output channels",
+      conv_transpose2d_by_conv=_by_conv(kernel=lambda w: w[:, :, ::-1, ::-1].transpose(
+          1, 0, 3, 2)))
+plant("6.1", "stride", "wrong with stride 2",
+      conv_transpose2d_by_conv=_by_conv(spread_rows=lambda h, s: h * s))
+plant("6.1", "padding", "wrong with padding 1",
+      conv_transpose2d_by_conv=_by_conv(bottom=lambda kh, padding: kh - 1))
+plant("6.1", "output_padding", "wrong with output_padding 1",
+      conv_transpose2d_by_conv=_by_conv(extra_top=1))
 plant("6.1", "non-square", "wrong for a non-square image and kernel",
       conv_transpose2d_by_conv=_by_conv(width_from_height=True))
 plant("6.1", "batch", "wrong for two images", conv_transpose2d_by_conv=_by_conv(first_image=True))
@@ -517,7 +547,7 @@ plant("6.1", "device", "wrong on the CuPy stand-in", conv_transpose2d_by_conv=_b
     zeros=lambda shape, dtype: np.zeros(shape, dtype=dtype)))
 
 
-def _transposed(width_from_height=False, first_image=False, zeros=None):
+def _transposed(width_from_height=False, first_image=False, zeros=None, one_sided=False):
     class ConvTranspose2d(solution("6.2").ConvTranspose2d):
         def backward(self, g):
             import nn
@@ -528,7 +558,8 @@ def _transposed(width_from_height=False, first_image=False, zeros=None):
             w = h if width_from_height else w
             images = slice(0, 1) if first_image else slice(None)
             dx = F.conv2d(nn.Tensor(g), nn.Tensor(self.weight), stride=s, padding=p).data
-            gpad = xp.pad(g, ((0, 0), (0, 0), (p, p), (p, p)))
+            gpad = xp.pad(g, ((0, 0), (0, 0), (p, 0 if one_sided else p),
+                              (p, 0 if one_sided else p)))
             dweight = (zeros or xp.zeros_like)(self.weight)
             for i in range(self.weight.shape[2]):
                 for j in range(self.weight.shape[3]):
@@ -539,6 +570,8 @@ def _transposed(width_from_height=False, first_image=False, zeros=None):
     return ConvTranspose2d
 
 
+plant("6.2", "kernel, channels, stride and padding", "wrong with a 3x3 kernel",
+      ConvTranspose2d=_transposed(one_sided=True))
 plant("6.2", "non-square", "wrong for a non-square image and kernel",
       ConvTranspose2d=_transposed(width_from_height=True))
 plant("6.2", "batch", "wrong for two images", ConvTranspose2d=_transposed(first_image=True))
@@ -564,6 +597,8 @@ def _block_sum(g, f, rows_for_columns=False, factor=None, sum_=None):
 
 plant("6.3", "non-square", "wrong for a non-square image",
       Upsample=_upsample(lambda g, f: _block_sum(g, f, rows_for_columns=True)))
+plant("6.3", "batch", "wrong for two images of three channels", Upsample=_upsample(
+    lambda g, f: _block_sum(g, f)[:1, :1] + 0 * _block_sum(g, f)))
 plant("6.3", "factor", "wrong with factor 3",
       Upsample=_upsample(lambda g, f: _block_sum(g, f, factor=2)))
 plant("6.3", "float32", "wrong in float32", Upsample=_upsample(
@@ -594,13 +629,13 @@ plant("7.1", "float32", "wrong in float32", AffineInstanceNorm=_affine(sum_dtype
 plant("7.1", "device", "wrong on the CuPy stand-in", AffineInstanceNorm=_affine(host=np.asarray))
 
 
-def _batch_norm_train(all_channels=False, fixed_momentum=None, cast=None):
+def _batch_norm_train(all_channels=False, fixed_momentum=None, cast=None, square=False):
     def batch_norm_train(x, running_mean, running_var, momentum=0.1, eps=1e-5):
         import nn
         xp = nn.get_array_module(x)
         x = cast(x) if cast is not None else x
         momentum = fixed_momentum or momentum
-        m = x.size // x.shape[1]
+        m = x.shape[0] * x.shape[2] ** 2 if square else x.size // x.shape[1]
         axes = None if all_channels else (0, 2, 3)
         mean = x.mean(axis=axes, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
@@ -614,28 +649,33 @@ plant("7.2", "channels", "wrong with three channels",
       batch_norm_train=_batch_norm_train(all_channels=True))
 plant("7.2", "momentum", "wrong with momentum 0.3",
       batch_norm_train=_batch_norm_train(fixed_momentum=0.1))
+plant("7.2", "non-square", "wrong for a non-square image",
+      batch_norm_train=_batch_norm_train(square=True))
 plant("7.2", "float32", "wrong in float32",
       batch_norm_train=_batch_norm_train(cast=lambda x: x.astype(np.float64)))
 plant("7.2", "device", "wrong on the CuPy stand-in",
       batch_norm_train=_batch_norm_train(cast=np.asarray))
 
 
-def _batch_norm_backward(first_channel=False, host=lambda a: a, dtype=None):
+def _batch_norm_backward(first_channel=False, host=lambda a: a, dtype=None, image_axes=False):
     class BatchNorm(solution("7.3").BatchNorm):
         def backward(self, g):
             g = host(g)
             mean_g = g.mean(axis=(0, 2, 3), keepdims=True, dtype=dtype)
-            mean_g_xhat = (g * self.xhat).mean(axis=(0, 2, 3), keepdims=True)
+            mean_g_xhat = (g * self.xhat).mean(axis=(2, 3) if image_axes else (0, 2, 3),
+                                               keepdims=True)
             if first_channel:
                 mean_g, mean_g_xhat = mean_g[:, :1], mean_g_xhat[:, :1]
             return (g - mean_g - self.xhat * mean_g_xhat) * self.inv_std
     return BatchNorm
 
 
+plant("7.3", "batch", "wrong for two images", BatchNorm=_batch_norm_backward(image_axes=True))
 plant("7.3", "channels", "wrong with three channels",
       BatchNorm=_batch_norm_backward(first_channel=True))
 plant("7.3", "float32", "wrong in float32", BatchNorm=_batch_norm_backward(dtype=np.float64))
-plant("7.3", "device", "wrong on the CuPy stand-in", BatchNorm=_batch_norm_backward(host=np.asarray))
+plant("7.3", "device", "wrong on the CuPy stand-in",
+      BatchNorm=_batch_norm_backward(host=np.asarray))
 
 # --- lesson 8 ----------------------------------------------------------------------------------
 
@@ -701,8 +741,17 @@ def loss_divided_by_the_first_axis(d_fake):
     return softplus.sum() / d_fake.shape[0]
 
 
+def loss_with_host_ones(d_fake):
+    import nn
+    import nn.functional as F
+    ones = nn.Tensor(np.ones(d_fake.shape, dtype=d_fake.dtype))
+    return (F.relu(-d_fake) + (ones + (-d_fake.abs()).exp()).log()).mean()
+
+
 plant("9.1", "several scores", "wrong for several scores",
       non_saturating_generator_loss=loss_divided_by_the_first_axis)
+plant("9.1", "device", "wrong on the CuPy stand-in",
+      non_saturating_generator_loss=loss_with_host_ones)
 plant("9.2", "labels", "wrong with labels b = 0.9 and a = 0.2",
       optimal_lsgan_discriminator=lambda p_real, p_fake, real_label=1.0, fake_label=0.0:
       real_label * p_real / (p_real + p_fake))
@@ -806,7 +855,8 @@ def pool_swaps_the_first(pool, image, pool_size, rng):
     return image
 
 
-plant("10.2", "pool of 1", "wrong with pool_size 1", pool_query=pool_returns_the_new_image_on_a_swap)
+plant("10.2", "pool of 1", "wrong with pool_size 1",
+      pool_query=pool_returns_the_new_image_on_a_swap)
 plant("10.2", "pool of 5", "wrong with pool_size 5", pool_query=pool_swaps_the_first)
 
 

@@ -116,6 +116,8 @@ class Ladder:
         expected = self.expected(case)
         names = self.names or (None,)
         gots = got if self.names else (got,)
+        if self.names and isinstance(got, list):
+            got = tuple(got)
         if self.names and (not isinstance(got, tuple) or len(got) != len(names)):
             count = len(got) if isinstance(got, tuple) else 1
             return f"There it returned {count} results, expected {len(names)} ({', '.join(names)})"
@@ -127,7 +129,8 @@ class Ladder:
                 if name is not None and right and all(
                         self._compare("", g2, e2, case, first) is None
                         for n2, g2, e2 in zip(names, gots, expecteds) if n2 != name):
-                    problem += f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right)"
+                    verb = "is" if len(right) == 1 else "are"
+                    problem += f" ({' and '.join(right)} {verb} right)"
                 if first and self.show is not None:
                     problem = f"The inputs: {self.show(case)}. {problem}"
                 return problem
@@ -174,7 +177,8 @@ class Ladder:
         else:
             worst = np.unravel_index(int(np.abs(got_h - exp_h).argmax()), exp_h.shape)
             index = tuple(int(i) for i in worst)
-            text = (f"There {what} is wrong at {int((~np.isclose(got_h, exp_h, atol=atol, rtol=rtol)).sum())} "
+            bad = int((~np.isclose(got_h, exp_h, atol=atol, rtol=rtol)).sum())
+            text = (f"There {what} is wrong at {bad} "
                     f"of {exp_h.size} elements; at index {index} yours is {got_h[worst]:.6g}, "
                     f"expected {exp_h[worst]:.6g}")
         return f"{text}{': ' + why if why else ''}"

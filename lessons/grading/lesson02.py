@@ -253,7 +253,8 @@ def _order_problem(order, root, names):
         return f"{', '.join(name(t) for t in missing[:3])} is missing from it"
     extra = [t for t in order if id(t) not in expected]
     if extra:
-        return f"it lists {name(extra[0])}, which L does not depend on through Tensors that require grad"
+        return (f"it lists {name(extra[0])}, which L does not depend on through Tensors that "
+                "require grad")
     position = {id(t): k for k, t in enumerate(order)}
     for t in order:
         for i in (t._creator.inputs if t._creator is not None else ()):

@@ -221,9 +221,9 @@ LAST_CONV = _conv_case(n=2, c_in=2, c_out=3, h=3, w=4, kh=3, kw=2, stride=2, pad
                        output_padding=1)
 CONV_RUNGS = [
     rung("for one 3x3 image of one channel and a 1x1 kernel", **_conv_case()),
-    rung("with a 3x3 kernel", "the kernel is flipped in both axes", **_conv_case(kh=3, kw=3)),
-    rung("with 2 input and 3 output channels", "weight is (C_in, C_out, KH, KW): its two "
-         "channel axes are exchanged for the convolution", **_conv_case(c_in=2, c_out=3, kh=3,
+    rung("with a 3x3 kernel, 2 input and 3 output channels", "the kernel is flipped in both "
+         "axes, and weight (C_in, C_out, KH, KW) has its two channel axes exchanged for the "
+         "convolution; each kernel keeps its rows as rows", **_conv_case(c_in=2, c_out=3, kh=3,
                                                                         kw=3)),
     rung("with stride 2", "stride - 1 zeros go between neighbouring pixels",
          **_conv_case(c_in=2, c_out=3, kh=3, kw=3, stride=2)),
@@ -257,7 +257,14 @@ BY_CONV_LADDER = Ladder(
         case["output_padding"]), atol=1e-10)
 
 TRANSPOSED_LADDER = autograd_ladder(
-    "ConvTranspose2d.backward", [r for r in CONV_RUNGS if "output_padding" not in r.label],
+    "ConvTranspose2d.backward", [
+        CONV_RUNGS[0],
+        rung("with a 3x3 kernel, 2 input and 3 output channels, stride 2 and padding 1",
+             "dL/dx is a convolution with the same weight, stride and padding; dL/dweight "
+             "pairs each input pixel with the window of g it reached, g padded as forward "
+             "cropped it", **_conv_case(c_in=2, c_out=3, kh=3, kw=3, stride=2, padding=1))]
+    + [r for r in CONV_RUNGS if r.label.startswith(("for a non-square", "for two", "in float32",
+                                                    "on the CuPy"))],
     make=lambda module, case: module.ConvTranspose2d(case["stride"], case["padding"]),
     reference=lambda case, x, weight: F.conv_transpose2d(x, weight, stride=case["stride"],
                                                          padding=case["padding"]),

@@ -188,7 +188,8 @@ RMSPROP_LADDER = _optimizer_ladder(
     lambda module, p, g, state, t, case: module.rmsprop_step(p, g, state[0], lr=0.01, alpha=0.9,
                                                              eps=0.1), _rmsprop)
 ADAMW_LADDER = _optimizer_ladder(
-    "adamw_step (lr 0.1, betas (0.9, 0.999))", ("the parameter", "the returned m", "the returned v"),
+    "adamw_step (lr 0.1, betas (0.9, 0.999))",
+    ("the parameter", "the returned m", "the returned v"),
     lambda module, p, g, state, t, case: module.adamw_step(
         p, g, state[0], state[1], t, lr=0.1, betas=(0.9, 0.999),
         weight_decay=case.get("weight_decay", 0.0)),

@@ -16,7 +16,7 @@ import nn
 
 from .core import Unexplained, Wrong, check_array, check_number, _where
 from .device import device_module
-from .ladder import Ladder, device_rung, put, rung, with_ladders
+from .ladder import Ladder, put, rung, with_ladders
 
 MODULE = "ex11_devices"
 
@@ -264,8 +264,7 @@ NORMALIZE_LADDER = Ladder(
     "normalize", [
         rung("for one channel", channels=1),
         rung("with three channels", "mean[c] and std[c] belong to channel c, axis 1 of x: "
-             "shape them so that they line up with it", channels=3),
-        device_rung(channels=3)],
+             "shape them so that they line up with it", channels=3)],
     got=lambda module, case: module.normalize(put(_normalize_inputs(case)[0], case),
                                               *_normalize_inputs(case)[1:]),
     expected=_normalize_expected, atol=1e-12,
@@ -284,11 +283,10 @@ GRID_LADDER = Ladder(
         rung("for two images side by side, ncols 2", "image k goes to row k // ncols and column "
              "k % ncols of the grid", n=2, ncols=2),
         rung("for five images in rows of two, the last row not full", "the number of rows "
-             "rounds up, and the cells no image fills stay black", n=5, ncols=2),
-        device_rung(n=5, ncols=2)],
+             "rounds up, and the cells no image fills stay black", n=5, ncols=2)],
     got=lambda module, case: module.image_grid(put(_batch(case["n"]), case), case["ncols"]),
     expected=lambda case: _grid_loops(_batch(case["n"]), case["ncols"]), atol=0, rtol=0,
-    to_host=True, show=lambda case: f"a batch of {case['n']} 3x2x2 images, ncols = "
+    show=lambda case: f"a batch of {case['n']} 3x2x2 images, ncols = "
                                     f"{case['ncols']}")
 
 

@@ -93,7 +93,7 @@ def gan_losses(G, D, z, real):
     Hint: the loss of a fake that D should reject is exercise 9.1's loss of the negated score.
     """
     fake = G(z)
-    loss_G = non_saturating_generator_loss(D(fake))                # reaches G through D
-    loss_D = (non_saturating_generator_loss(D(real))               # real called real
-              + non_saturating_generator_loss(-D(fake.detach())))  # fakes called fake; stops at them
+    loss_G = non_saturating_generator_loss(D(fake))             # reaches G through D
+    loss_D = (non_saturating_generator_loss(D(real))            # real samples called real
+              + non_saturating_generator_loss(-D(fake.detach())))   # fakes called fake
     return loss_G, loss_D
