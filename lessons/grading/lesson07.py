@@ -265,7 +265,7 @@ BATCH_NORM_LADDER = Ladder(
     got=lambda module, case: module.batch_norm_train(
         *[put(a, case) for a in _bn_inputs(case)], momentum=case["momentum"]),
     expected=_batch_norm_expected,
-    names=("y", "the new running_mean", "the new running_var"),
+    names=("the normalised y", "the new running_mean", "the new running_var"),
     show=lambda case: "x, running_mean, running_var = {}, {}, {}".format(
         *[shown(a) for a in _bn_inputs(case)]), atol=1e-10)
 

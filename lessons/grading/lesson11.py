@@ -299,7 +299,7 @@ def _moved(module, case):
     module.move_parameters(model, device_module())
     values = [p.data for p in model.parameters()]
     xp = nn.get_array_module(values[0])
-    return xp.concatenate([xp.ravel(v) for v in values])
+    return (xp.concatenate([xp.ravel(v) for v in values]),)
 
 
 MOVE_LADDER = Ladder(
@@ -309,8 +309,9 @@ MOVE_LADDER = Ladder(
              "the tree moves, the children's and the grandchildren's too", model="tree",
              device=True)],
     got=_moved,
-    expected=lambda case: np.concatenate([p.data.ravel() for p in MODELS[case["model"]]()
-                                          .parameters()]), atol=0, rtol=0,
+    expected=lambda case: (np.concatenate([p.data.ravel() for p in MODELS[case["model"]]()
+                                           .parameters()]),), atol=0, rtol=0,
+    names=("the parameters after the move",),
     show=lambda case: "nn.Linear(2, 3) moved to the CuPy stand-in")
 
 
