@@ -311,7 +311,7 @@ MOVE_LADDER = Ladder(
     got=_moved,
     expected=lambda case: (np.concatenate([p.data.ravel() for p in MODELS[case["model"]]()
                                            .parameters()]),), atol=0, rtol=0,
-    names=("the parameters after the move",),
+    names=("the parameters' data after the move",),
     show=lambda case: "nn.Linear(2, 3) moved to the CuPy stand-in")
 
 
