@@ -116,7 +116,7 @@ def backward_order(root):
     that, when a Tensor passes its gradient on, every share of that gradient has already
     arrived? Think of a Tensor used twice, y in (y * y + y.exp()), and of a Tensor reached by
     a short path and a long one, a in (a + 3 * a.exp()).
-    Hint: lesson 1 warned about deep graphs; can your walk handle 10,000 operations?
+    Hint: lesson 1 warned about deep graphs: can your walk handle thousands of operations?
     """
     order, visited, stack = [], set(), [(root, False)]
     while stack:
