@@ -2,7 +2,7 @@
 
 Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
 
-Grade with: python -m lessons.grade 2    (or one exercise: 2.1, 2.2, 2.3)
+Grade with: python -m lessons.grade 2    (or one exercise: 2.1, 2.2, 2.3, 2.4)
 """
 import nn
 
@@ -99,3 +99,20 @@ def div(a, b):
 def softmax(x):
     """Softmax of a Tensor along its last axis through the Function above: Tensor -> Tensor."""
     return Softmax()(x)
+
+
+def backward_order(root):
+    """Exercise 2.4: the order in which ``Tensor.backward`` visits a graph.
+
+    root: a Tensor that requires grad -> a list of Tensors: root and every Tensor it was
+    computed from that requires grad, each exactly once, in an order that backward can walk
+    (the lesson's "The backward walk", and lesson 1's ``backward``).
+
+    A Tensor's ``_creator`` is the Function that made it (None for a leaf), and that
+    Function's ``inputs`` are the Tensors it was called on. What must hold of the order so
+    that, when a Tensor passes its gradient on, every share of that gradient has already
+    arrived? Think of a Tensor used twice, y in (y * y + y.exp()), and of a Tensor reached by
+    a short path and a long one, a in (a + 3 * a.exp()).
+    Hint: lesson 1 warned about deep graphs: can your walk handle thousands of operations?
+    """
+    raise NotImplementedError("Exercise 2.4")

@@ -3,7 +3,7 @@ its generator.
 
 Replace each `raise NotImplementedError(...)` with your code; the docstrings say what to do.
 
-Grade with: python -m lessons.grade 10.1    (and 10.2, 10.3)
+Grade with: python -m lessons.grade 10.1    (and 10.2, 10.3, 10.4)
 """
 import nn.functional as F
 
@@ -61,3 +61,20 @@ def generator_parameter_count(ngf, n_blocks, input_nc=3, output_nc=3):
     Hint: write a small function for one convolution's count and add up the layers.
     """
     raise NotImplementedError("Exercise 10.3")
+
+
+def patchgan_receptive_field(n_layers=3):
+    """Exercise 10.4: how many pixels wide is the window one PatchGAN score sees?
+
+    n_layers: int >= 1, the depth of ``NLayerDiscriminator(n_layers=...)`` in cyclegan.py ->
+    int, the width (and height) in pixels of the input window that one output score is
+    computed from, through the convolutions alone.
+
+    The lesson worked it out for the official discriminator (n_layers = 3) by walking from one
+    score back to the image, layer by layer. Do it for any depth, from the architecture alone
+    (its docstring lists the layers: which are stride 2, which stride 1, and their kernel),
+    without building the network.
+    Hint: the lesson's walk back needs only each layer's kernel and stride; write down that
+    list of layers for n_layers = 1 and check your answer by hand.
+    """
+    raise NotImplementedError("Exercise 10.4")

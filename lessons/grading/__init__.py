@@ -3,6 +3,8 @@
 ``EXERCISES`` maps an exercise ID ("5.2") to (exercise file's module name, check function),
 ``POINTS`` an exercise ID to what it is worth. Each lessonNN.py defines ``MODULE`` (the name of
 its exercise file), ``CHECKS`` ({"5.2": check}) and ``POINTS`` ({"5.2": 2}, the same IDs).
+Each check is joined to a ladder of cases (ladder.py): a wrong answer that the check's
+catalogue of named mistakes does not know is reported by the smallest case that breaks it.
 """
 import importlib
 import importlib.util

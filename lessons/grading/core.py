@@ -20,6 +20,11 @@ class Wrong(Exception):
     """Raised by a check with the reason, in words a student understands."""
 
 
+class Unexplained(Wrong):
+    """A Wrong that says where an answer is wrong but not why ("wrong at 12 of 12 elements"):
+    the ladder (ladder.py) then looks for the smallest case that breaks it."""
+
+
 @dataclasses.dataclass
 class Result:
     exercise: str
@@ -102,15 +107,15 @@ def check_array(what, got, expected, atol=1e-8, rtol=1e-6, mistakes=()):
                     f"got {type(got).__name__}")
     got_h, exp_h = as_host(got), as_host(expected)
     if got_h.shape != exp_h.shape:
-        raise Wrong(f"{what} has shape {got_h.shape}, expected {exp_h.shape}")
+        raise Unexplained(f"{what} has shape {got_h.shape}, expected {exp_h.shape}")
     if not np.all(np.isfinite(got_h)):
-        raise Wrong(f"{what} contains NaN or infinity at index "
+        raise Unexplained(f"{what} contains NaN or infinity at index "
                     f"{_index(np.argwhere(~np.isfinite(got_h))[0])}")
     excess = np.abs(got_h - exp_h) - (atol + rtol * np.abs(exp_h))
     if excess.size and excess.max() > 0:
         worst = np.unravel_index(int(excess.argmax()), excess.shape)
         bad = int((excess > 0).sum())
-        raise Wrong(f"{what} is wrong at {bad} of {excess.size} elements; worst at index "
+        raise Unexplained(f"{what} is wrong at {bad} of {excess.size} elements; worst at index "
                     f"{_index(worst)}: {yours_expected(got_h[worst], exp_h[worst])}")
 
 
@@ -144,7 +149,7 @@ def check_number(what, got, expected, atol=1e-8, rtol=1e-6, mistakes=()):
         raise Wrong(f"{what}: expected a number, got {type(got).__name__}") from None
     name_the_mistake(value, expected, mistakes, atol=atol, rtol=rtol)
     if not abs(value - expected) <= atol + rtol * abs(expected):
-        raise Wrong(f"{what}: {yours_expected(value, expected, digits=10)}")
+        raise Unexplained(f"{what}: {yours_expected(value, expected, digits=10)}")
 
 
 def distinct_digits(a, b, digits=6):
@@ -191,7 +196,7 @@ def check_gradients(fn, inputs, names, **tolerances):
         for i, name in enumerate(names):
             message = message.replace(f"gradient of input {i} ", f"the gradient with respect to "
                                                                  f"{name} ")
-        raise Wrong(f"{message}. 'analytic' is what your backward returned, 'numeric' the "
+        raise Unexplained(f"{message}. 'analytic' is what your backward returned, 'numeric' the "
                     "central difference of the forward pass") from None
 
 

@@ -7,6 +7,7 @@ twice (= where += belongs), a Value exponent (its gradient forgotten)."""
 import math
 
 from .core import Wrong, check_number, check_tuple, name_the_mistake
+from .ladder import Ladder, rung, with_ladders
 
 MODULE = "ex01_chain_rule"
 POINTS = {"1.1": 2, "1.2": 3, "1.3": 2}
@@ -155,4 +156,83 @@ def _pair(values):
     return "(" + ", ".join(f"{float(v):.4f}" for v in values) + ")"
 
 
-CHECKS = {"1.1": check_exp, "1.2": check_power, "1.3": check_error_orders}
+# --- the ladders ------------------------------------------------------------------------------
+# A graph is written once for Values and for floats: ``graph(exp, *leaves)``, where exp is
+# Value.exp or math.exp. The expected gradients are central differences of the float version.
+
+def _graph_case(text, graph, values):
+    return dict(text=text, graph=graph, values=values)
+
+
+def _graph_got(module, case):
+    leaves = [module.Value(v) for v in case["values"]]
+    out = case["graph"](lambda v: v.exp(), *leaves)
+    if not hasattr(out, "_backward"):
+        raise TypeError(f"the result is {type(out).__name__}, not a Value")
+    module.backward(out)
+    return [leaf.grad for leaf in leaves]
+
+
+def _graph_expected(case):
+    def f(*values):
+        return case["graph"](math.exp, *values)
+    return [_central(f, case["values"], i) for i in range(len(case["values"]))]
+
+
+def _graph_ladder(what, rungs):
+    return Ladder(what, rungs, got=_graph_got, expected=_graph_expected, atol=1e-6, rtol=1e-6,
+                  show=lambda case: f"{case['text']} with leaves {case['values']}; the result "
+                                    "lists the gradient of each leaf")
+
+
+SHARED = ("backward must visit every node once, after every node that used it: a node "
+          "visited twice passes its gradient on twice")
+
+EXP_LADDER = _graph_ladder("exp's backward (run by backward(L))", [
+    rung("for L = exp(a)", **_graph_case("L = exp(a)", lambda exp, a: exp(a), (0.4,))),
+    rung("for L = exp(a) * c, where the upstream gradient is not 1", "multiply by out.grad, the "
+         "gradient that reached exp's output", **_graph_case(
+             "L = exp(a) * c", lambda exp, a, c: exp(a) * c, (0.4, 2.3))),
+    rung("with a node used twice (e = exp(a); L = e * e)", SHARED, **_graph_case(
+        "e = exp(a); L = e * e", lambda exp, a: (lambda e: e * e)(exp(a)), (0.4,))),
+])
+
+POWER_LADDER = _graph_ladder("**'s backward (run by backward(L))", [
+    rung("for L = a ** 3", **_graph_case("L = a ** 3", lambda exp, a: a ** 3, (1.5,))),
+    rung("for L = a ** 3 * c, where the upstream gradient is not 1", "multiply by out.grad, the "
+         "gradient that reached the power's output", **_graph_case(
+             "L = a ** 3 * c", lambda exp, a, c: a ** 3 * c, (1.5, 2.3))),
+    rung("for L = a ** b * c, with a Value exponent b", "the exponent is an input too: "
+         "d(a^b)/db comes from a^b = e^(b ln a)", **_graph_case(
+             "L = a ** b * c", lambda exp, a, b, c: a ** b * c, (1.5, 0.7, 2.3))),
+    rung("with a node used twice (p = a ** b; L = p * p)", SHARED, **_graph_case(
+        "p = a ** b; L = p * p", lambda exp, a, b: (lambda p: p * p)(a ** b), (1.5, 0.7))),
+])
+
+
+def _orders_case(name, eps):
+    f, dfdx, x = {"exp": (math.exp, math.exp, 0.5), "sin": (math.sin, math.cos, 1.0)}[name]
+    return dict(name=name, f=f, dfdx=dfdx, x=x, eps=eps)
+
+
+def _orders_expected(case):
+    f, x = case["f"], case["x"]
+    return list(_orders(f, case["dfdx"], x, case["eps"], lambda h: (f(x + h) - f(x)) / h,
+                        lambda h: (f(x + h) - f(x - h)) / (2 * h)))
+
+
+ORDERS_LADDER = Ladder(
+    "error_orders", [
+        rung("for exp at x = 0.5 with eps = 1e-2", **_orders_case("exp", 1e-2)),
+        rung("with eps = 1e-1", "use the eps you are given: the error at eps and at eps / 10",
+             **_orders_case("exp", 1e-1)),
+        rung("for sin at x = 1.0", "use the f and dfdx you are given, not exp",
+             **_orders_case("sin", 1e-1)),
+    ],
+    got=lambda module, case: list(module.error_orders(case["f"], case["dfdx"], case["x"],
+                                                      case["eps"])),
+    expected=_orders_expected, atol=1e-6, rtol=1e-6,
+    show=lambda case: f"f = math.{case['name']}, x = {case['x']}, eps = {case['eps']}")
+
+CHECKS = with_ladders({"1.1": check_exp, "1.2": check_power, "1.3": check_error_orders},
+                      {"1.1": EXP_LADDER, "1.2": POWER_LADDER, "1.3": ORDERS_LADDER})

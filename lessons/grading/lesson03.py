@@ -10,7 +10,8 @@ import numpy as np
 import nn
 import nn.functional as F
 
-from .core import Wrong, check_array, check_number, check_tuple
+from .core import Unexplained, Wrong, check_array, check_number, check_tuple
+from .ladder import Ladder, rung, shown, with_ladders
 
 MODULE = "ex03_gradient_checking"
 POINTS = {"3.1": 2, "3.2": 2, "3.3": 3}
@@ -77,8 +78,8 @@ def check_worst_element(module):
                         "relative to |analytic|; the rule is atol + rtol * |numeric|, the "
                         "central difference being the reference")
         if bad != expected_bad:
-            raise Wrong(f"{what}: bad = {bad}, expected {expected_bad} elements failing "
-                        "|analytic - numeric| <= atol + rtol * |numeric|")
+            raise Unexplained(f"{what}: bad = {bad}, expected {expected_bad} elements failing "
+                              "|analytic - numeric| <= atol + rtol * |numeric|")
         worst = None if worst is None else tuple(int(i) for i in np.ravel(worst))
         if worst != expected_worst:
             for by, words in [("error", "the largest |analytic - numeric|"),
@@ -87,7 +88,7 @@ def check_worst_element(module):
                     raise Wrong(f"{what}: worst = {worst} has {words}, but the worst element is "
                                 f"the one that misses its allowance atol + rtol * |numeric| by "
                                 f"the most, {expected_worst}")
-            raise Wrong(f"{what}: worst = {worst}, expected {expected_worst}")
+            raise Unexplained(f"{what}: worst = {worst}, expected {expected_worst}")
 
 
 # --- 3.2 -------------------------------------------------------------------------------------
@@ -206,5 +207,100 @@ def check_directional(module):
                  analytic, atol=1e-7, rtol=1e-6)
 
 
-CHECKS = {"3.1": check_worst_element, "3.2": check_numerical_jacobian,
-          "3.3": check_directional}
+# --- the ladders ------------------------------------------------------------------------------
+
+def _as_numbers(result):
+    """(bad, worst) as numbers: [bad, *worst], or [bad] when worst is None."""
+    bad, worst = result
+    return [bad] + ([] if worst is None else list(worst))
+
+
+WORST_CASES = {
+    "1-D": (np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.1, 2.0, 3.0])),
+    "2-D": (np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]),
+            np.array([[0.1, 1.0, 2.5], [3.0, 4.2, 5.0]])),
+}
+WORST_LADDER = Ladder(
+    "worst_element", [
+        rung("for 1-D arrays with one failing element", arrays="1-D"),
+        rung("for 2-D arrays with three failing elements", "count every failing element; the "
+             "index has one entry per axis", arrays="2-D")],
+    got=lambda module, case: _as_numbers(module.worst_element(*WORST_CASES[case["arrays"]])),
+    expected=lambda case: _as_numbers(_report(*WORST_CASES[case["arrays"]], 1e-5, 1e-3)),
+    show=lambda case: "analytic = {}, numeric = {} (atol 1e-5, rtol 1e-3); the result lists bad, "
+                      "then worst's entries".format(*WORST_CASES[case["arrays"]]), atol=0, rtol=0)
+
+
+JACOBIAN_FUNCTIONS = {
+    "square": lambda x: x ** 2,
+    "two outputs": lambda x: np.array([x.sum() ** 2, (x * np.arange(1.0, x.size + 1)).sum()]),
+    "cube of a 2-D x": lambda x: (x ** 3).T,
+}
+JACOBIAN_INPUTS = {"one": np.array([0.5]), "three": np.array([0.5, -1.0, 2.0]),
+                   "2-D": np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]])}
+
+
+def _jacobian_exact(case):
+    """The grader's own central differences, column by column (the test functions are
+    polynomials of degree <= 3: the error is eps^2 times their third derivative, ~1e-12)."""
+    f, x = JACOBIAN_FUNCTIONS[case["f"]], JACOBIAN_INPUTS[case["x"]]
+    flat = x.ravel()
+    columns = []
+    for j in range(flat.size):
+        plus, minus = flat.copy(), flat.copy()
+        plus[j] += 1e-6
+        minus[j] -= 1e-6
+        columns.append(np.ravel(f(plus.reshape(x.shape)) - f(minus.reshape(x.shape))) / 2e-6)
+    return np.stack(columns, axis=1)
+
+
+JACOBIAN_LADDER = Ladder(
+    "numerical_jacobian", [
+        rung("for x of one element, f(x) = x ** 2", f="square", x="one"),
+        rung("for x of three elements", "one column per element of x, each made by moving "
+             "that element alone", f="square", x="three"),
+        rung("for f with two outputs of three inputs, a 2x3 Jacobian", "rows are f's outputs, "
+             "columns x's elements: every output responds to every input", f="two outputs",
+             x="three"),
+        rung("for a 2-D x", "column j moves x.flat[j]: every element of x, not only its rows",
+             f="cube of a 2-D x", x="2-D")],
+    got=lambda module, case: module.numerical_jacobian(JACOBIAN_FUNCTIONS[case["f"]],
+                                                       JACOBIAN_INPUTS[case["x"]].copy()),
+    expected=_jacobian_exact, atol=1e-6, rtol=1e-6,
+    show=lambda case: f"f: {case['f']}, x = {JACOBIAN_INPUTS[case['x']]}")
+
+
+DIRECTIONAL_FUNCTIONS = {"3 x": lambda t: t * 3.0, "tanh(x) * x": lambda t: F.tanh(t) * t}
+
+
+def _directional_case(fn, size, eps=1e-6):
+    rng = np.random.default_rng(11)
+    return dict(fn=fn, x=rng.standard_normal(size), g=rng.standard_normal(size),
+                v=rng.standard_normal(size), eps=eps)
+
+
+def _directional_got(module, case):
+    t = nn.Tensor(case["x"].copy(), requires_grad=True)
+    return list(module.directional_check(DIRECTIONAL_FUNCTIONS[case["fn"]], t, case["g"].copy(),
+                                         case["v"].copy(), case["eps"]))
+
+
+DIRECTIONAL_LADDER = Ladder(
+    "directional_check", [
+        rung("for fn(x) = 3 x with x of one element", **_directional_case("3 x", 1)),
+        rung("for x of three elements", "both numbers are sums over every element: "
+             "sum(dL/dx * v)", **_directional_case("3 x", 3)),
+        rung("for fn(x) = tanh(x) * x with eps = 1e-2", "the central difference uses the eps "
+             "it is given", **_directional_case("tanh(x) * x", 3, eps=1e-2)),
+    ],
+    got=_directional_got,
+    expected=lambda case: list(_directional(DIRECTIONAL_FUNCTIONS[case["fn"]], case["x"],
+                                            case["g"], case["v"], case["eps"])),
+    atol=1e-9, rtol=1e-7,
+    show=lambda case: f"fn(x) = {case['fn']}, x = {shown(case['x'])}, g = {shown(case['g'])}, "
+                      f"v = {shown(case['v'])}, eps = {case['eps']}; the result is (analytic, "
+                      "numeric)")
+
+CHECKS = with_ladders(
+    {"3.1": check_worst_element, "3.2": check_numerical_jacobian, "3.3": check_directional},
+    {"3.1": WORST_LADDER, "3.2": JACOBIAN_LADDER, "3.3": DIRECTIONAL_LADDER})

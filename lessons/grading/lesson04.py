@@ -7,9 +7,13 @@ import math
 import numpy as np
 
 import nn
+import nn.functional as F
 
-from .core import (Wrong, as_host, check_array, check_gradients, check_number, check_tuple,
-                   name_the_mistake)
+from .core import (Unexplained, Wrong, as_host, check_array, check_gradients, check_number,
+                   check_tuple, name_the_mistake)
+from . import device
+from .ladder import (Ladder, autograd_ladder, device_rung, float32_rung, put, rung,
+                     with_ladders)
 
 MODULE = "ex04_training"
 POINTS = {"4.1": 2, "4.2": 3, "4.3": 2, "4.4": 2}
@@ -183,7 +187,7 @@ def check_named_parameters(module):
     if sorted(names) == sorted(want):
         raise Wrong(f"the right names in the wrong order: own parameters first, then each "
                     f"child's in order, depth first. Yours: {names}, expected {want}")
-    raise Wrong(f"named_parameters gave {names}, expected {want}")
+    raise Unexplained(f"named_parameters gave {names}, expected {want}")
 
 
 # --- 4.4 -----------------------------------------------------------------------------------
@@ -229,5 +233,92 @@ def check_sgd_step(module):
                     "decay included")
 
 
-CHECKS = {"4.1": check_linear_backward, "4.2": check_cross_entropy,
-          "4.3": check_named_parameters, "4.4": check_sgd_step}
+# --- the ladders ------------------------------------------------------------------------------
+
+def _linear_case(n, n_in, n_out):
+    return dict(shapes=((n, n_in), (n_out, n_in), (n_out,)))
+
+
+LINEAR_LADDER = autograd_ladder(
+    "LinearFunction.backward", [
+        rung("for one sample with one input and one output", **_linear_case(1, 1, 1)),
+        rung("with 3 inputs and 2 outputs", "the weight is (out, in): each output's gradient "
+             "reaches every input through its own row of W", **_linear_case(1, 3, 2)),
+        rung("for a batch of 4", "W and b are used by every sample of the batch: their "
+             "gradients add up over it", **_linear_case(4, 3, 2)),
+        float32_rung(**_linear_case(4, 3, 2)), device_rung(**_linear_case(4, 3, 2))],
+    make=lambda module, case: module.LinearFunction(),
+    reference=lambda case, x, w, b: F.linear(x, w, b), names=("x", "weight", "bias"))
+
+
+def _target(case):
+    target = np.array(case["target"])
+    return device.device_module().asarray(target) if case.get("device") else target
+
+
+LAST_CE = dict(shapes=((4, 3),), target=[2, 0, 1, 2])
+CROSS_ENTROPY_LADDER = autograd_ladder(
+    "SoftmaxCrossEntropy.backward", [
+        rung("for one sample of 3 classes", shapes=((1, 3),), target=[2]),
+        rung("for a batch of 4", "each sample subtracts 1 at its own class, and the mean "
+             "divides every row by N", **LAST_CE),
+        float32_rung(**LAST_CE), device_rung(**LAST_CE)],
+    make=lambda module, case: module.SoftmaxCrossEntropy(_target(case)),
+    reference=lambda case, logits: F.cross_entropy(logits, np.array(case["target"])),
+    names=("logits",))
+
+
+def _shared_pair():
+    first, second = nn.Linear(2, 2), nn.Linear(2, 2)
+    second.weight = first.weight                  # one Parameter, two layers
+    return nn.Sequential(first, second)
+
+
+MODULES = {"own": lambda: nn.Linear(2, 3),
+           "child": lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)),
+           "shared": _shared_pair}
+NAMES_LADDER = Ladder(
+    "named_parameters", [
+        rung("for a module with parameters of its own only (nn.Linear)", net="own"),
+        rung("for a module with children (nn.Sequential of two Linear)", "a child's names are "
+             "its own, prefixed with the child's name in its parent and a dot", net="child"),
+        rung("for two layers that share one Parameter", "each Parameter once, under the first "
+             "name met", net="shared")],
+    got=lambda module, case: [name for name, _ in module.named_parameters(MODULES[case["net"]]())],
+    expected=lambda case: [name for name, _ in MODULES[case["net"]]().named_parameters()],
+    show=lambda case: f"the module: {MODULES[case['net']]()!r}")
+
+
+def _sgd(module, case):
+    rng = np.random.default_rng(12)
+    params = []
+    for shape in case["shapes"]:
+        p = nn.Parameter(put(rng.standard_normal(shape), case))
+        p.grad = put(rng.standard_normal(shape), case)
+        params.append(p)
+    if module is None:
+        for p in params:
+            p.data = p.data - 0.1 * (p.grad + case["weight_decay"] * p.data)
+    else:
+        module.sgd_step(params, 0.1, weight_decay=case["weight_decay"])
+    xp = nn.get_array_module(params[0].data)      # the parameters must stay on their device
+    return xp.concatenate([p.data.ravel() for p in params])
+
+
+SGD_LADDER = Ladder(
+    "sgd_step (lr 0.1)", [
+        rung("for one parameter without weight decay", shapes=((2, 2),), weight_decay=0.0),
+        rung("with weight_decay 0.1", "the decay pulls each weight towards 0 in proportion to "
+             "it: weight_decay * p joins the gradient", shapes=((2, 2),), weight_decay=0.1),
+        rung("for two parameters", "every parameter of the list takes its step",
+             shapes=((2, 2), (3,)), weight_decay=0.1),
+        device_rung(shapes=((2, 2), (3,)), weight_decay=0.1)],
+    got=_sgd, expected=lambda case: _sgd(None, case), atol=1e-12,
+    show=lambda case: f"parameters of shapes {case['shapes']} and their gradients drawn from "
+                      f"default_rng(12); weight_decay = {case['weight_decay']}")
+
+CHECKS = with_ladders(
+    {"4.1": check_linear_backward, "4.2": check_cross_entropy, "4.3": check_named_parameters,
+     "4.4": check_sgd_step},
+    {"4.1": LINEAR_LADDER, "4.2": CROSS_ENTROPY_LADDER, "4.3": NAMES_LADDER,
+     "4.4": SGD_LADDER})

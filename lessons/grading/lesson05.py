@@ -9,7 +9,8 @@ import numbers
 
 import numpy as np
 
-from .core import Wrong, check_array
+from .core import Unexplained, Wrong, check_array
+from .ladder import Ladder, device_rung, put, rung, with_ladders
 
 MODULE = "ex05_convolution"
 POINTS = {"5.1": 2, "5.2": 3, "5.3": 2}
@@ -96,7 +97,7 @@ def check_conv_output_size(module):
     for formula, words in _SIZE_MISTAKES:
         if answers == [formula(*case) for case in _SIZE_CASES]:
             raise Wrong(f"{example}: {words}")
-    raise Wrong(example)
+    raise Unexplained(example)
 
 
 # --- 5.2 -----------------------------------------------------------------------------------
@@ -214,5 +215,89 @@ def _loose_slices(cols, h, w, row_start, row_step):
     return out
 
 
-CHECKS = {"5.1": check_conv_output_size, "5.2": check_im2col_dilated,
-          "5.3": check_col2im_dilated}
+# --- the ladders: the smallest case that breaks a wrong answer --------------------------------
+
+def _size_case(size, kernel, stride=1, padding=0, dilation=1):
+    return dict(size=size, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+
+
+SIZE_LADDER = Ladder(
+    "conv_output_size", [
+        rung("for a 1-tap kernel (size 5)", **_size_case(5, 1)),
+        rung("for a 3-tap kernel", "the last window must fit entirely: a kernel of K taps has "
+             "fewer starts than the size", **_size_case(5, 3)),
+        rung("with stride 2", "windows start S pixels apart, so only every S-th start counts",
+             **_size_case(8, 3, stride=2)),
+        rung("with padding 1", "padding adds P pixels on each side of the axis",
+             **_size_case(8, 3, stride=2, padding=1)),
+        rung("with dilation 2", "the taps of a dilated kernel are D pixels apart, so it spans "
+             "more pixels than it has taps", **_size_case(8, 3, stride=2, padding=1, dilation=2)),
+    ],
+    got=lambda module, case: module.conv_output_size(*case.values()),
+    expected=lambda case: _count_windows(**case),
+    show=lambda case: ", ".join(f"{k}={v}" for k, v in case.items()), atol=0, rtol=0)
+
+
+def _image(n, c, h, w):
+    """1, 2, 3, ... in (n, c, h, w): each pixel's value says where it came from."""
+    return np.arange(1.0, n * c * h * w + 1).reshape(n, c, h, w)
+
+
+def _window_case(n=1, c=1, h=4, w=4, kh=1, kw=1, stride=1, dilation=1, **more):
+    return dict(n=n, c=c, h=h, w=w, kh=kh, kw=kw, stride=stride, dilation=dilation, **more)
+
+
+def _window_rungs(what_is_summed):
+    return [
+        rung("for one 4x4 image of one channel and a 1x1 kernel", **_window_case()),
+        rung("with a 3x3 kernel", "the kernel offsets (i, j) step along the rows and the "
+             "columns of each window", **_window_case(h=5, w=5, kh=3, kw=3)),
+        rung("with stride 2", "the windows start `stride` pixels apart (the steps of p and q)",
+             **_window_case(h=7, w=7, kh=3, kw=3, stride=2)),
+        rung("with dilation 2", "the taps of one window are `dilation` pixels apart (the steps "
+             "of i and j)", **_window_case(h=9, w=9, kh=3, kw=3, stride=2, dilation=2)),
+        rung("for a non-square image and kernel", "rows and columns have sizes, strides and "
+             "steps of their own", **_window_case(h=9, w=6, kh=3, kw=2, stride=2, dilation=2)),
+        rung("for two images", f"each image of the batch has its own {what_is_summed}",
+             **_window_case(n=2, h=9, w=6, kh=3, kw=2, stride=2, dilation=2)),
+        rung("with three channels", f"each channel has its own {what_is_summed}",
+             **_window_case(n=2, c=3, h=9, w=6, kh=3, kw=2, stride=2, dilation=2)),
+        device_rung(**_window_case(n=2, c=3, h=9, w=6, kh=3, kw=2, stride=2, dilation=2)),
+    ]
+
+
+def _im2col_got(module, case):
+    x = put(_image(case["n"], case["c"], case["h"], case["w"]), case)
+    return module.im2col_dilated(x, case["kh"], case["kw"], case["stride"], case["dilation"])
+
+
+IM2COL_LADDER = Ladder(
+    "im2col_dilated", _window_rungs("windows"), got=_im2col_got,
+    expected=lambda case: _im2col_loops(_image(case["n"], case["c"], case["h"], case["w"]),
+                                        case["kh"], case["kw"], case["stride"],
+                                        case["dilation"]),
+    show=lambda case: f"x = 1, 2, 3, ... in shape {(case['n'], case['c'], case['h'], case['w'])}"
+                      f", kh={case['kh']}, kw={case['kw']}, stride={case['stride']}, "
+                      f"dilation={case['dilation']}", atol=0, rtol=0)
+
+
+def _cols(case):
+    n, c, h, w = case["n"], case["c"], case["h"], case["w"]
+    kh, kw, s, d = case["kh"], case["kw"], case["stride"], case["dilation"]
+    oh, ow = _count_windows(h, kh, s, 0, d), _count_windows(w, kw, s, 0, d)
+    return np.arange(1.0, n * c * kh * kw * oh * ow + 1).reshape(n, c, kh, kw, oh, ow)
+
+
+COL2IM_LADDER = Ladder(
+    "col2im_dilated", _window_rungs("image to add into"),
+    got=lambda module, case: module.col2im_dilated(put(_cols(case), case), case["h"], case["w"],
+                                                   case["stride"], case["dilation"]),
+    expected=lambda case: _col2im_loops(_cols(case), case["h"], case["w"], case["stride"],
+                                        case["dilation"]),
+    show=lambda case: f"cols = 1, 2, 3, ... in shape {_cols(case).shape}, h={case['h']}, "
+                      f"w={case['w']}, stride={case['stride']}, dilation={case['dilation']}",
+    atol=1e-12)
+
+CHECKS = with_ladders({"5.1": check_conv_output_size, "5.2": check_im2col_dilated,
+                       "5.3": check_col2im_dilated},
+                      {"5.1": SIZE_LADDER, "5.2": IM2COL_LADDER, "5.3": COL2IM_LADDER})

@@ -12,6 +12,8 @@ import nn
 import nn.functional as F
 
 from .core import check_array, check_backward_tuple, check_gradients
+from .ladder import (Ladder, autograd_ladder, device_rung, float32_rung, put, rung, shown,
+                     with_ladders)
 
 MODULE = "ex06_transposed_convolution"
 POINTS = {"6.1": 3, "6.2": 3, "6.3": 2}
@@ -207,5 +209,89 @@ def check_upsample_backward(module):
         check_gradients(lambda a: module.Upsample(f)(a), [t], (f"x (factor {f})",))
 
 
-CHECKS = {"6.1": check_conv_transpose2d_by_conv, "6.2": check_conv_transpose2d_backward,
-          "6.3": check_upsample_backward}
+# --- the ladders ------------------------------------------------------------------------------
+
+def _conv_case(n=1, c_in=1, c_out=1, h=3, w=3, kh=1, kw=1, stride=1, padding=0,
+               output_padding=0, **more):
+    return dict(shapes=((n, c_in, h, w), (c_in, c_out, kh, kw)), stride=stride,
+                padding=padding, output_padding=output_padding, **more)
+
+
+LAST_CONV = _conv_case(n=2, c_in=2, c_out=3, h=3, w=4, kh=3, kw=2, stride=2, padding=1,
+                       output_padding=1)
+CONV_RUNGS = [
+    rung("for one 3x3 image of one channel and a 1x1 kernel", **_conv_case()),
+    rung("with a 3x3 kernel, 2 input and 3 output channels", "the kernel is flipped in both "
+         "axes, and weight (C_in, C_out, KH, KW) has its two channel axes exchanged for the "
+         "convolution; each kernel keeps its rows as rows", **_conv_case(c_in=2, c_out=3, kh=3,
+                                                                        kw=3)),
+    rung("with stride 2", "stride - 1 zeros go between neighbouring pixels",
+         **_conv_case(c_in=2, c_out=3, kh=3, kw=3, stride=2)),
+    rung("with padding 1", "padding crops the output: the frame is KH - 1 - padding zeros",
+         **_conv_case(c_in=2, c_out=3, kh=3, kw=3, stride=2, padding=1)),
+    rung("with output_padding 1", "output_padding adds rows and columns at the bottom and the "
+         "right only", **_conv_case(c_in=2, c_out=3, kh=3, kw=3, stride=2, padding=1,
+                                    output_padding=1)),
+    rung("for a non-square image and kernel (3x4, 3x2)", "rows and columns have their own "
+         "sizes: KH for the rows, KW for the columns", **_conv_case(
+             c_in=2, c_out=3, h=3, w=4, kh=3, kw=2, stride=2, padding=1, output_padding=1)),
+    rung("for two images", "every image of the batch goes through the same steps", **LAST_CONV),
+    float32_rung(**LAST_CONV), device_rung(**LAST_CONV)]
+
+
+def _by_conv_inputs(case):
+    rng = np.random.default_rng(8)
+    return [rng.standard_normal(shape) for shape in case["shapes"]]
+
+
+BY_CONV_LADDER = Ladder(
+    "conv_transpose2d_by_conv", CONV_RUNGS,
+    got=lambda module, case: module.conv_transpose2d_by_conv(
+        *[put(a, case) for a in _by_conv_inputs(case)], case["stride"], case["padding"],
+        case["output_padding"]),
+    expected=lambda case: F.conv_transpose2d(
+        *[nn.Tensor(a) for a in _by_conv_inputs(case)], stride=case["stride"],
+        padding=case["padding"], output_padding=case["output_padding"]).data,
+    show=lambda case: "x = {}, weight = {}, stride={}, padding={}, output_padding={}".format(
+        *[shown(a) for a in _by_conv_inputs(case)], case["stride"], case["padding"],
+        case["output_padding"]), atol=1e-10)
+
+TRANSPOSED_LADDER = autograd_ladder(
+    "ConvTranspose2d.backward", [
+        CONV_RUNGS[0],
+        rung("with a 3x3 kernel, 2 input and 3 output channels, stride 2 and padding 1",
+             "dL/dx is a convolution with the same weight, stride and padding; dL/dweight "
+             "pairs each input pixel with the window of g it reached, g padded as forward "
+             "cropped it", **_conv_case(c_in=2, c_out=3, kh=3, kw=3, stride=2, padding=1))]
+    + [r for r in CONV_RUNGS if r.label.startswith(("for a non-square", "for two", "in float32",
+                                                    "on the CuPy"))],
+    make=lambda module, case: module.ConvTranspose2d(case["stride"], case["padding"]),
+    reference=lambda case, x, weight: F.conv_transpose2d(x, weight, stride=case["stride"],
+                                                         padding=case["padding"]),
+    names=("x", "weight"))
+
+
+def _upsample_reference(case, x):
+    n, c, h, w = x.shape
+    f = case["factor"]
+    ones = nn.Tensor(np.ones((1, 1, 1, f, 1, f)))
+    return (x.reshape(n, c, h, 1, w, 1) * ones).reshape(n, c, h * f, w * f)
+
+
+LAST_UP = dict(shapes=((2, 3, 2, 3),), factor=3)
+UPSAMPLE_LADDER = autograd_ladder(
+    "Upsample.backward", [
+        rung("for one 2x2 image of one channel, factor 2", shapes=((1, 1, 2, 2),), factor=2),
+        rung("for a non-square image, 2x3", "the block rows and the block columns have "
+             "their own counts, H and W", shapes=((1, 1, 2, 3),), factor=2),
+        rung("for two images of three channels", "every image and channel keeps its own "
+             "blocks", shapes=((2, 3, 2, 3),), factor=2),
+        rung("with factor 3", "each block is f x f, with f = self.factor", **LAST_UP),
+        float32_rung(**LAST_UP), device_rung(**LAST_UP)],
+    make=lambda module, case: module.Upsample(case["factor"]), reference=_upsample_reference,
+    names=("x",))
+
+CHECKS = with_ladders(
+    {"6.1": check_conv_transpose2d_by_conv, "6.2": check_conv_transpose2d_backward,
+     "6.3": check_upsample_backward},
+    {"6.1": BY_CONV_LADDER, "6.2": TRANSPOSED_LADDER, "6.3": UPSAMPLE_LADDER})

@@ -9,9 +9,12 @@ first compared with what the classic mistakes compute from the same inputs.
 import numpy as np
 
 import nn
+import nn.functional as F
 
 from .core import (Wrong, check_array, check_backward_tuple, check_gradients, check_tuple,
                    name_the_mistake)
+from .ladder import (Ladder, autograd_ladder, device_rung, float32_rung, put, rung, shown,
+                     with_ladders)
 
 MODULE = "ex07_normalization"
 POINTS = {"7.1": 3, "7.2": 2, "7.3": 2}
@@ -204,5 +207,89 @@ def check_batch_norm_backward(module):
     check_gradients(lambda a: module.BatchNorm()(a), [x], ("x",))
 
 
-CHECKS = {"7.1": check_affine_instance_norm_backward, "7.2": check_batch_norm_train,
-          "7.3": check_batch_norm_backward}
+# --- the ladders ------------------------------------------------------------------------------
+
+def _norm_case(*shape, **more):
+    n, c = shape[:2]
+    return dict(shapes=(shape, (c,), (c,)), **more)
+
+
+LAST_NORM = _norm_case(2, 3, 2, 3)
+AFFINE_LADDER = autograd_ladder(
+    "AffineInstanceNorm.backward", [
+        rung("for one image of one channel (2x3)", **_norm_case(1, 1, 2, 3)),
+        rung("with three channels", "each channel has its own gamma and beta, and its own "
+             "gradients for them", **_norm_case(1, 3, 2, 3)),
+        rung("for two images", "gamma and beta are shared by every image: their gradients add "
+             "up over the batch", **LAST_NORM),
+        float32_rung(**LAST_NORM), device_rung(**LAST_NORM)],
+    make=lambda module, case: module.AffineInstanceNorm(),
+    reference=lambda case, x, gamma, beta: F.instance_norm(x, gamma, beta, eps=1e-5),
+    names=("x", "gamma", "beta"))
+
+
+def _batch_stats(x):
+    """Per channel over (N, H, W): the mean, the biased and the unbiased variance."""
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=(0, 2, 3))
+    var = ((x - mean.reshape(1, -1, 1, 1)) ** 2).mean(axis=(0, 2, 3))
+    return mean, var, var * m / (m - 1)
+
+
+def _batch_norm_expected(case):
+    x, running_mean, running_var = _bn_inputs(case)
+    mean, var, unbiased = _batch_stats(x)
+    mom = case["momentum"]
+    y = (x - mean.reshape(1, -1, 1, 1)) / np.sqrt(var.reshape(1, -1, 1, 1) + 1e-5)
+    return (y, (1 - mom) * running_mean + mom * mean, (1 - mom) * running_var + mom * unbiased)
+
+
+def _bn_inputs(case):
+    rng = np.random.default_rng(9)
+    n, c, h, w = case["shape"]
+    return (rng.standard_normal((n, c, h, w)) * 2 + 1, rng.uniform(-1, 1, c),
+            rng.uniform(0.5, 2, c))
+
+
+LAST_BN = dict(shape=(2, 3, 2, 3), momentum=0.3)
+BATCH_NORM_LADDER = Ladder(
+    "batch_norm_train", [
+        rung("for one channel, two 2x2 images, momentum 0.1", shape=(2, 1, 2, 2), momentum=0.1),
+        rung("with three channels", "every statistic is per channel: a mean over the axes "
+             "(0, 2, 3), one number per channel", shape=(2, 3, 2, 2), momentum=0.1),
+        rung("with momentum 0.3", "the running statistics move by the momentum you are given",
+             shape=(2, 3, 2, 2), momentum=0.3),
+        rung("for a non-square image, 2x3", "the statistics run over every pixel, rows and "
+             "columns alike", **LAST_BN),
+        float32_rung(**LAST_BN), device_rung(**LAST_BN)],
+    got=lambda module, case: module.batch_norm_train(
+        *[put(a, case) for a in _bn_inputs(case)], momentum=case["momentum"]),
+    expected=_batch_norm_expected,
+    names=("the normalised y", "the new running_mean", "the new running_var"),
+    show=lambda case: "x, running_mean, running_var = {}, {}, {}".format(
+        *[shown(a) for a in _bn_inputs(case)]), atol=1e-10)
+
+
+def _batch_norm_reference(case, x):
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=(0, 2, 3), keepdims=True)
+    return centred * (var + 1e-5) ** -0.5
+
+
+LAST_BNB = dict(shapes=((2, 3, 2, 3),))
+BATCH_NORM_BACKWARD_LADDER = autograd_ladder(
+    "BatchNorm.backward", [
+        rung("for one image of one channel (2x3)", shapes=((1, 1, 2, 3),)),
+        rung("for two images", "the statistics are shared by the whole batch, so the means in "
+             "backward run over the batch too", shapes=((2, 1, 2, 3),)),
+        rung("with three channels", "every channel has statistics of its own",
+             **LAST_BNB),
+        float32_rung(**LAST_BNB), device_rung(**LAST_BNB)],
+    make=lambda module, case: module.BatchNorm(), reference=_batch_norm_reference,
+    names=("x",))
+
+CHECKS = with_ladders(
+    {"7.1": check_affine_instance_norm_backward, "7.2": check_batch_norm_train,
+     "7.3": check_batch_norm_backward},
+    {"7.1": AFFINE_LADDER, "7.2": BATCH_NORM_LADDER, "7.3": BATCH_NORM_BACKWARD_LADDER})

@@ -8,6 +8,7 @@ import numpy as np
 import nn
 
 from .core import check_array, check_tuple, name_the_mistake
+from .ladder import Ladder, device_rung, float32_rung, put, rung, with_ladders
 
 MODULE = "ex08_optimizers"
 POINTS = {"8.1": 2, "8.2": 2, "8.3": 3}
@@ -130,4 +131,71 @@ def _adamw_mistakes(p, g, m, v, t, lr, betas, wd, what):
          "times too large")]
 
 
-CHECKS = {"8.1": check_nesterov, "8.2": check_rmsprop, "8.3": check_adamw}
+# --- the ladders: steps 1, 2, 3 of each optimizer from a fresh state ------------------------------
+
+def _run(step, case, on=lambda a, case: a):
+    """``case['steps']`` steps of ``step(param, grad, state, t, case)`` -> (param, *state), from
+    the seeded start with its state at zeros; ``on`` puts each array where the case wants it."""
+    rng = np.random.default_rng(3)
+    param, grads = _steps(rng, case["steps"], shape=(2, 2))
+    param = on(param, case)
+    state = tuple(on(np.zeros((2, 2)), case) for _ in range(case.get("moments", 1)))
+    for t, g in enumerate(grads, 1):
+        param, *state = step(param, on(g, case), state, t, case)
+    return (param, *state)
+
+
+def _optimizer_ladder(what, names, student, reference, extra=(), moments=1):
+    cases = [dict(steps=1, moments=moments, **dict(extra[:1])),
+             dict(steps=2, moments=moments, **dict(extra[:1]))]
+    rungs = [rung("at step 1", **cases[0]),
+             rung("at step 2", "the state returned by step 1 must carry over into step 2: is "
+                  "every state updated from the one passed in, and returned?", **cases[1])]
+    for label, hint, key, value in extra[1:]:
+        rungs.append(rung(label, hint, **dict(cases[1], **{key: value})))
+    last = rungs[-1].case
+    rungs += [float32_rung(**last), device_rung(**last)]
+    return Ladder(what, rungs, got=lambda module, case: _run(
+        lambda p, g, state, t, case: student(module, p, g, state, t, case), case, put),
+        expected=lambda case: _run(reference, case), names=names, atol=1e-12, rtol=1e-9,
+        show=lambda case: "param and the gradients drawn from default_rng(3), 2x2, the state "
+                          "starting at zeros")
+
+
+def _nesterov(p, g, state, t, case):
+    v = 0.9 * state[0] + g
+    return p - 0.1 * (g + 0.9 * v), v
+
+
+def _rmsprop(p, g, state, t, case):
+    s = 0.9 * state[0] + 0.1 * g * g
+    return p - 0.01 * g / (np.sqrt(s) + 0.1), s
+
+
+def _adamw(p, g, state, t, case):
+    wd = case.get("weight_decay", 0.0)
+    m, v = 0.9 * state[0] + 0.1 * g, 0.999 * state[1] + 0.001 * g * g
+    return (p * (1 - 0.1 * wd) - 0.1 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t))
+                                                               + 1e-8), m, v)
+
+
+NESTEROV_LADDER = _optimizer_ladder(
+    "nesterov_step (lr 0.1, momentum 0.9)", ("the parameter", "the returned velocity"),
+    lambda module, p, g, state, t, case: module.nesterov_step(p, g, state[0], 0.1, 0.9),
+    _nesterov)
+RMSPROP_LADDER = _optimizer_ladder(
+    "rmsprop_step (lr 0.01, alpha 0.9, eps 0.1)", ("the parameter", "the returned square_avg"),
+    lambda module, p, g, state, t, case: module.rmsprop_step(p, g, state[0], lr=0.01, alpha=0.9,
+                                                             eps=0.1), _rmsprop)
+ADAMW_LADDER = _optimizer_ladder(
+    "adamw_step (lr 0.1, betas (0.9, 0.999))",
+    ("the parameter", "the returned m", "the returned v"),
+    lambda module, p, g, state, t, case: module.adamw_step(
+        p, g, state[0], state[1], t, lr=0.1, betas=(0.9, 0.999),
+        weight_decay=case.get("weight_decay", 0.0)),
+    _adamw, moments=2, extra=[("weight_decay", 0.0),
+                              ("with weight_decay 0.5", "the decay shrinks every weight by the "
+                               "same factor, scaled by the learning rate", "weight_decay", 0.5)])
+
+CHECKS = with_ladders({"8.1": check_nesterov, "8.2": check_rmsprop, "8.3": check_adamw},
+                      {"8.1": NESTEROV_LADDER, "8.2": RMSPROP_LADDER, "8.3": ADAMW_LADDER})

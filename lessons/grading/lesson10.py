@@ -1,16 +1,19 @@
-"""Checks of lesson 10: the whole generator objective (against CycleGAN.generator_loss on a
-tiny model), the image pool's rule (replayed against the grader's own copy of the rule with the
-same random seed), and the generator's parameter count (against the built network)."""
+"""Checks of lesson 10: the whole generator objective (its value and the gradient it sends to
+each generator, against CycleGAN.generator_loss on a tiny model), the image pool's rule
+(replayed against the grader's own copy of the rule with the same random seed), the
+generator's parameter count (against the built network), and the PatchGAN's receptive field
+(against the walk back through the built discriminator's convolutions)."""
 import numpy as np
 
 import nn
 import nn.functional as F
-from cyclegan import CycleGAN, ResnetGenerator
+from cyclegan import CycleGAN, NLayerDiscriminator, ResnetGenerator
 
-from .core import Wrong, check_loss_tensor, check_number
+from .core import Unexplained, Wrong, check_loss_tensor, check_number
+from .ladder import Ladder, rung, with_ladders
 
 MODULE = "ex10_cyclegan"
-POINTS = {"10.1": 3, "10.2": 2, "10.3": 2}
+POINTS = {"10.1": 3, "10.2": 2, "10.3": 2, "10.4": 2}
 
 
 def _objective_mistakes(m, a, b, lam_a, lam_b, lam_idt, what):
@@ -65,6 +68,33 @@ def check_generator_objective(module):
             if getattr(model, name).parameters()[0].grad is None:
                 raise Wrong(f"{what}: backward does not reach {name}'s parameters; build the "
                             "loss from the Tensors the networks return")
+        _check_generator_gradients(what, model, a, b, _gradients(model))
+
+
+def _gradients(model):
+    """The gradient each generator's parameters hold, flattened, one array per generator."""
+    return {name: np.concatenate([np.zeros(p.data.size) if p.grad is None else
+                                  nn.to_host(p.grad).ravel() for p in net.parameters()])
+            for name, net in (("G_A", model.G_A), ("G_B", model.G_B))}
+
+
+def _check_generator_gradients(what, model, a, b, got):
+    """The gradient reaching each generator must be the reference's: a right value with a term
+    cut from the graph (a fake detached, an image taken as .data) sends too little."""
+    for net in (model.G_A, model.G_B, model.D_A, model.D_B):
+        net.zero_grad()
+    model.generator_loss(a, b)[0].backward()
+    expected = _gradients(model)
+    for name in ("G_A", "G_B"):
+        error = np.abs(got[name] - expected[name]).max()
+        if error > 1e-8 + 1e-6 * np.abs(expected[name]).max():
+            off = np.linalg.norm(got[name] - expected[name]) / np.linalg.norm(expected[name])
+            raise Wrong(f"{what}: the value is right, but the gradient reaching {name}'s "
+                        f"parameters is {100 * off:.0f}% off the reference's (worst element off "
+                        f"by {error:.3g}). A term of the objective does not send its gradient "
+                        f"to {name}: is a fake detached (.detach(), or a Tensor made from .data) "
+                        "where the generator must learn through it? Only the discriminators' "
+                        "loss detaches the fakes")
 
 
 def _reference_query(pool, image, pool_size, rng):
@@ -104,8 +134,8 @@ def check_pool_query(module):
                 if u is not None and u <= 0.5 and _label(got) in before:
                     raise Wrong(f"{where}: you swapped although rng.random() gave {u:.3f} <= "
                                 "0.5; swap only when it is > 0.5 (half the time, as written)")
-                raise Wrong(f"{where}: you returned image {_label(got)}, expected image "
-                            f"{_label(expected)}, because {why}")
+                raise Unexplained(f"{where}: you returned image {_label(got)}, expected image "
+                                  f"{_label(expected)}, because {why}")
             if len(mine) > max(pool_size, 0):
                 raise Wrong(f"{where}: the pool holds {len(mine)} images, more than pool_size")
             after, expected_after = [_label(m) for m in mine], [_label(r) for r in ref]
@@ -113,8 +143,8 @@ def check_pool_query(module):
                 if after == before and _label(got) != k:
                     raise Wrong(f"{where}: you returned the stored image {_label(got)} but did "
                                 "not put the new image in its place; the pool must remember it")
-                raise Wrong(f"{where}: afterwards the pool holds images {after}, expected "
-                            f"{expected_after}, because {why}")
+                raise Unexplained(f"{where}: afterwards the pool holds images {after}, expected "
+                                  f"{expected_after}, because {why}")
 
 
 def _count(ngf, n_blocks, input_nc, output_nc, kernel_7=7, convs_per_block=2, bias=1,
@@ -150,5 +180,140 @@ def check_parameter_count(module):
              "and last convolutions as 3x3; they are 7x7")])
 
 
-CHECKS = {"10.1": check_generator_objective, "10.2": check_pool_query,
-          "10.3": check_parameter_count}
+# --- 10.4 ------------------------------------------------------------------------------------
+
+def _receptive_field(n_layers):
+    """The walk back from one score through the convolutions of the built discriminator."""
+    net = NLayerDiscriminator(input_nc=1, ndf=1, n_layers=n_layers, rng=np.random.default_rng(0))
+    field = 1
+    for conv in reversed([m for m in net.model if isinstance(m, nn.Conv2d)]):
+        field = (field - 1) * conv.stride[0] + conv.weight.shape[2]
+    return field
+
+
+def _field_of(layers):
+    """The field of (kernel, stride) layers, image to score."""
+    field = 1
+    for kernel, stride in reversed(layers):
+        field = (field - 1) * stride + kernel
+    return field
+
+
+def check_receptive_field(module):
+    for n_layers in (3, 1, 2, 5):
+        what = f"patchgan_receptive_field(n_layers={n_layers})"
+        got = module.patchgan_receptive_field(n_layers)
+        if not isinstance(got, (int, np.integer)):
+            raise Wrong(f"{what} returned {type(got).__name__}: a width in pixels is an int")
+        right = [(4, 2)] * n_layers + [(4, 1), (4, 1)]
+        check_number(what + ", the walk back through NLayerDiscriminator's convolutions", got,
+                     _receptive_field(n_layers), atol=0, rtol=0, mistakes=[
+            (_field_of([(4, 2)] * n_layers), f"{what} = {got} counts only the stride-2 "
+             "convolutions; after them come a stride-1 convolution and the final one to a "
+             "single channel, 4x4 both: each adds 3 pixels"),
+            (sum(k for k, _ in right), f"{what} = {got} adds up the kernel widths; a stride-2 "
+             "layer below a window of r values spreads it over (r - 1) * 2 + K of its input"),
+            (_field_of(right[::-1]), f"{what} = {got} walks from the image to the score; the "
+             "walk starts at one score and goes back towards the image, last layer first"),
+            (_field_of([(4, 2)] * n_layers + [(4, 1)]), f"{what} = {got} leaves out one "
+             "stride-1 layer: after the stride-2 layers come two 4x4 stride-1 convolutions, "
+             "the last one to a single channel")])
+
+
+# --- the ladders ------------------------------------------------------------------------------
+
+def _objective(module, case):
+    lam_a, lam_b, lam_idt = case["lambdas"]
+    model = CycleGAN(ngf=2, ndf=2, n_blocks=1, seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    a = nn.Tensor(rng.uniform(-1, 1, (1, 3, 32, 32)))
+    b = nn.Tensor(rng.uniform(-1, 1, (1, 3, 32, 32)))
+    model.lambda_A, model.lambda_B, model.lambda_identity = lam_a, lam_b, lam_idt
+    if module is None:
+        loss = model.generator_loss(a, b)[0]
+    else:
+        loss = module.generator_objective(model.G_A, model.G_B, model.D_A, model.D_B, a, b,
+                                          lam_a, lam_b, lam_idt)
+    loss.backward()
+    got = _gradients(model)
+    return (float(nn.to_host(loss.data).ravel()[0]), got["G_A"], got["G_B"])
+
+
+OBJECTIVE_LADDER = Ladder(
+    "generator_objective", [
+        rung("with lambda_A = lambda_B = 10 and no identity terms (lambda_identity = 0)",
+             lambdas=(10.0, 10.0, 0.0)),
+        rung("with the identity terms (lambda_identity = 0.5)", "each identity term is an L1 "
+             "distance, weighted by lambda_identity times its domain's lambda",
+             lambdas=(10.0, 10.0, 0.5)),
+        rung("with lambda_A = 10, lambda_B = 4", "each domain's terms take that domain's "
+             "lambda, the one passed in", lambdas=(10.0, 4.0, 0.5)),
+    ],
+    got=_objective, expected=lambda case: _objective(None, case),
+    names=("the loss's value", "the gradient reaching G_A's parameters",
+           "the gradient reaching G_B's parameters"), atol=1e-9, rtol=1e-6, after_a_pass=False,
+    show=lambda case: f"lambda_A, lambda_B, lambda_identity = {case['lambdas']} on a CycleGAN "
+                      "with ngf = ndf = 2, one residual block, 32x32 images")
+
+
+def _pool_stream(pool_size, query):
+    """The labels query returns for 20 images, then the labels left in the pool."""
+    images = [np.full((3, 2, 2), float(k)) for k in range(20)]
+    pool, rng = [], np.random.default_rng(5)
+    returned = [_label(query(pool, image, pool_size, rng)) for image in images]
+    return returned + [-1] + [_label(p) for p in pool]
+
+
+POOL_LADDER = Ladder(
+    "pool_query", [
+        rung("with pool_size 0", pool_size=0),
+        rung("with pool_size 1", "once the pool is full, half the time the new image is "
+             "swapped for a stored one: one rng.random() per query, then one rng.integers only "
+             "for a swap", pool_size=1),
+        rung("with pool_size 5", "the stored image to give back is a random one of the pool, "
+             "rng.integers(pool_size)", pool_size=5),
+    ],
+    got=lambda module, case: _pool_stream(case["pool_size"], module.pool_query),
+    expected=lambda case: _pool_stream(case["pool_size"],
+                                       lambda *args: _reference_query(*args)[0]),
+    show=lambda case: f"images 0, 1, ..., 19 (image k filled with k) queried in turn with "
+                      f"pool_size={case['pool_size']} and rng = default_rng(5); the result lists "
+                      "the images returned, -1, then the pool", atol=0, rtol=0)
+
+
+def _count_case(ngf, n_blocks, input_nc=3, output_nc=3):
+    return dict(ngf=ngf, n_blocks=n_blocks, input_nc=input_nc, output_nc=output_nc)
+
+
+COUNT_LADDER = Ladder(
+    "generator_parameter_count", [
+        rung("with no residual blocks (ngf 4, 3 -> 3 channels)", **_count_case(4, 0)),
+        rung("with 2 residual blocks", "each residual block holds two 3x3 convolutions at "
+             "4 ngf channels", **_count_case(4, 2)),
+        rung("with input_nc 1 and output_nc 3", "the first convolution reads input_nc "
+             "channels, the last writes output_nc", **_count_case(4, 2, 1, 3)),
+    ],
+    got=lambda module, case: module.generator_parameter_count(*case.values()),
+    expected=lambda case: sum(int(p.data.size) for p in ResnetGenerator(
+        case["input_nc"], case["output_nc"], case["ngf"], case["n_blocks"]).parameters()),
+    show=lambda case: ", ".join(f"{k}={v}" for k, v in case.items()), atol=0, rtol=0)
+
+FIELD_LADDER = Ladder(
+    "patchgan_receptive_field", [
+        rung("for n_layers = 1", n_layers=1),
+        rung("for n_layers = 2", "each stride-2 layer below a window of r values spreads it "
+             "over (r - 1) * 2 + 4 of its input", n_layers=2),
+        rung("for n_layers = 3 (the official 70)", "every one of the n_layers layers strides 2",
+             n_layers=3),
+        rung("for n_layers = 5", "the channels stop growing at 8 ndf, the strides do not: "
+             "every one of the n_layers layers strides 2", n_layers=5),
+    ],
+    got=lambda module, case: module.patchgan_receptive_field(case["n_layers"]),
+    expected=lambda case: _receptive_field(case["n_layers"]),
+    show=lambda case: f"n_layers = {case['n_layers']}", atol=0, rtol=0)
+
+CHECKS = with_ladders(
+    {"10.1": check_generator_objective, "10.2": check_pool_query,
+     "10.3": check_parameter_count, "10.4": check_receptive_field},
+    {"10.1": OBJECTIVE_LADDER, "10.2": POOL_LADDER, "10.3": COUNT_LADDER,
+     "10.4": FIELD_LADDER})

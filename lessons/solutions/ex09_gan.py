@@ -3,7 +3,7 @@ least-squares game, and the backward pass of reflection padding.
 
 Reference solutions: the teacher keeps this file; students get lessons/exercises/.
 
-Grade with: python -m lessons.grade 9.1    (and 9.2, 9.3)
+Grade with: python -m lessons.grade 9.1    (and 9.2, 9.3, 9.4)
 """
 import nn
 import nn.functional as F
@@ -73,3 +73,28 @@ def reflect_pad_backward(grad, p):
     out[..., 1:p + 1] += left[..., ::-1]
     out[..., w - 1 - p:w - 1] += right[..., ::-1]
     return out
+
+
+def gan_losses(G, D, z, real):
+    """Exercise 9.4: both players' losses of the original GAN, from one batch.
+
+    G: an nn.Module, noise (N, Z) -> samples (N, 1); D: an nn.Module, samples (N, 1) -> raw
+    scores (N, 1), logits, D's probability that a sample is real being sigmoid(score);
+    z: Tensor (N, Z), the noise; real: Tensor (N, 1), real samples -> (loss_G, loss_D), two
+    one-element Tensors:
+
+        loss_G: the non-saturating generator loss of exercise 9.1, on D's scores of the fakes;
+        loss_D: the discriminator's cross-entropy, the sum of two means over the batch: one
+                that is small when D calls the real samples real, one that is small when D
+                calls the fakes fake.
+
+    Make the fakes once, G(z). Each loss's backward will fill some parameters' gradients:
+    which of the two must reach G, and which must stop at the fakes (lesson 9, "One step of
+    each player")? Scores may be in the hundreds: no exp may overflow.
+    Hint: the loss of a fake that D should reject is exercise 9.1's loss of the negated score.
+    """
+    fake = G(z)
+    loss_G = non_saturating_generator_loss(D(fake))             # reaches G through D
+    loss_D = (non_saturating_generator_loss(D(real))            # real samples called real
+              + non_saturating_generator_loss(-D(fake.detach())))   # fakes called fake
+    return loss_G, loss_D

@@ -84,6 +84,37 @@ class SoftmaxSumsEverything(solution.Softmax):
         return self.y * (g - (g * self.y).sum())
 
 
+# --- 2.4 backward_order ----------------------------------------------------------------------
+
+def order_leaves_first(root):
+    """The forward pass's order: leaves first."""
+    return solution.backward_order(root)[::-1]
+
+
+def order_without_root(root):
+    return solution.backward_order(root)[1:]
+
+
+def order_without_leaves(root):
+    return [t for t in solution.backward_order(root) if t._creator is not None]
+
+
+def order_marked_when_pushed(root):
+    """Marks a Tensor visited when it is pushed, so a short path places it too early."""
+    order, visited, stack = [], {id(root)}, [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        for t in (tensor._creator.inputs if tensor._creator is not None else ()):
+            if t.requires_grad and id(t) not in visited:
+                visited.add(id(t))
+                stack.append((t, False))
+    return order[::-1]
+
+
 MISTAKES = [
     Mistake("2.1", "MatMulWithT", variant(solution, MatMul=MatMulWithT),
             ".T reverses every axis, the batch axes too"),
@@ -109,4 +140,13 @@ MISTAKES = [
             "the sum of g * y runs over axis 0"),
     Mistake("2.3", "SoftmaxSumsEverything", variant(solution, Softmax=SoftmaxSumsEverything),
             "the sum of g * y runs over the whole array"),
+    Mistake("2.4", "order_leaves_first", variant(solution, backward_order=order_leaves_first),
+            "runs from the leaves to L, the order of the forward pass"),
+    Mistake("2.4", "order_without_root", variant(solution, backward_order=order_without_root),
+            "L itself is missing"),
+    Mistake("2.4", "order_without_leaves", variant(solution, backward_order=order_without_leaves),
+            "the leaves are missing"),
+    Mistake("2.4", "order_marked_when_pushed",
+            variant(solution, backward_order=order_marked_when_pushed),
+            "marks a Tensor as visited when it is pushed"),
 ]

@@ -79,6 +79,19 @@ def loses_the_corners(grad, p):
     return out
 
 
+# --- 9.4 gan_losses --------------------------------------------------------------------------
+
+def _losses(detach_in_D=True, detach_in_G=False, real_sign=1.0, scale_D=1.0):
+    def gan_losses(G, D, z, real):
+        fake = G(z)
+        loss_G = solution.non_saturating_generator_loss(D(fake.detach() if detach_in_G else fake))
+        loss_D = (solution.non_saturating_generator_loss(real_sign * D(real))
+                  + solution.non_saturating_generator_loss(
+                      -real_sign * D(fake.detach() if detach_in_D else fake))) * scale_D
+        return loss_G, loss_D
+    return gan_losses
+
+
 MISTAKES = [
     Mistake("9.1", "the minimax loss",
             variant(solution, non_saturating_generator_loss=minimax_loss),
@@ -116,4 +129,16 @@ MISTAKES = [
     Mistake("9.3", "the corners lost",
             variant(solution, reflect_pad_backward=loses_the_corners),
             "loses the corners of grad"),
+    Mistake("9.4", "the fakes not detached in D's loss",
+            variant(solution, gan_losses=_losses(detach_in_D=False)),
+            "the fakes are not detached in D's loss"),
+    Mistake("9.4", "the fakes detached in G's loss too",
+            variant(solution, gan_losses=_losses(detach_in_G=True)),
+            "the fakes are detached in G's loss too"),
+    Mistake("9.4", "D's targets swapped",
+            variant(solution, gan_losses=_losses(real_sign=-1.0)),
+            "wants real samples called fake"),
+    Mistake("9.4", "D's loss halved",
+            variant(solution, gan_losses=_losses(scale_D=0.5)),
+            "is halved"),
 ]

@@ -78,6 +78,31 @@ def count_seven_as_three(ngf, n_blocks, input_nc=3, output_nc=3):
         - 40 * ngf * (input_nc + output_nc)
 
 
+# --- 10.4 patchgan_receptive_field -----------------------------------------------------------
+
+def _field(layers):
+    field = 1
+    for kernel, stride in reversed(layers):
+        field = (field - 1) * stride + kernel
+    return field
+
+
+def field_strided_layers_only(n_layers=3):
+    return _field([(4, 2)] * n_layers)
+
+
+def field_sums_kernels(n_layers=3):
+    return 4 * (n_layers + 2)
+
+
+def field_walks_forward(n_layers=3):
+    return _field(([(4, 2)] * n_layers + [(4, 1), (4, 1)])[::-1])
+
+
+def field_one_stride_one_layer(n_layers=3):
+    return _field([(4, 2)] * n_layers + [(4, 1)])
+
+
 MISTAKES = [
     Mistake("10.1", "the discriminators swapped",
             variant(solution, generator_objective=judges_swapped),
@@ -111,4 +136,16 @@ MISTAKES = [
     Mistake("10.3", "7x7 counted as 3x3",
             variant(solution, generator_parameter_count=count_seven_as_three),
             "treats the first and last convolutions as 3x3"),
+    Mistake("10.4", "only the stride-2 layers",
+            variant(solution, patchgan_receptive_field=field_strided_layers_only),
+            "counts only the stride-2 convolutions"),
+    Mistake("10.4", "kernel widths added up",
+            variant(solution, patchgan_receptive_field=field_sums_kernels),
+            "adds up the kernel widths"),
+    Mistake("10.4", "walked from the image",
+            variant(solution, patchgan_receptive_field=field_walks_forward),
+            "walks from the image to the score"),
+    Mistake("10.4", "one stride-1 layer left out",
+            variant(solution, patchgan_receptive_field=field_one_stride_one_layer),
+            "leaves out one stride-1 layer"),
 ]

@@ -90,7 +90,7 @@ MISTAKES = [
     Mistake('11.2', 'grid_left_on_device', variant(solution, image_grid=grid_left_on_device),
             "not a NumPy array"),
     Mistake('11.2', 'grid_without_clip', variant(solution, image_grid=grid_without_clip),
-            "is wrong at"),
+            "clip to [0, 255] before the cast to uint8"),
     Mistake('11.2', 'grid_as_floats', variant(solution, image_grid=grid_as_floats),
             "an image is uint8"),
     Mistake('11.3', 'move_through_np_asarray',
