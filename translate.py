@@ -36,7 +36,7 @@ import sys
 import numpy as np
 
 import nn
-from cyclegan_support import data, training_io
+from cyclegan_support import data, records, training_io
 from cyclegan_support.device import select_device
 from cyclegan_support.progress import Bar
 
@@ -76,6 +76,7 @@ def check_generator(state, architecture, source, stream=None):
     from cyclegan import ResnetGenerator
     from nn.pth import skip_instance_norm_statistics
 
+    records.check_architecture(architecture, state, source)  # before building anything
     try:
         generator = ResnetGenerator(**architecture)
     except (TypeError, ValueError) as e:

@@ -23,7 +23,7 @@ import nn
 from nn.serialization import replace_atomically
 from nn.state import strip_prefix
 from cyclegan import LOSS_NAMES
-from cyclegan_support import builtin_data
+from cyclegan_support import builtin_data, records
 from cyclegan_support.data import to_uint8
 
 __all__ = ["CHECKPOINT", "LOSS_TABLE", "LOSS_PLOT", "SAMPLES", "checkpoint_path", "sample_path",
@@ -217,6 +217,7 @@ def load_checkpoint(path, arrays=None):
     if not isinstance(config, dict) or epoch < 1 or iteration < 0:
         raise ValueError(f"{path} has a damaged train.* entry (epoch {epoch}, iteration "
                          f"{iteration}, config {type(config).__name__})")
+    records.check_config(config, state, path)
     return Checkpoint(state, loader, epoch, iteration, config, sums)
 
 
