@@ -212,7 +212,7 @@ def load_checkpoint(path, arrays=None):
         sums = {k: float(v) for k, v in pop_prefixed(state, "train.sums.").items()}
         epoch, iteration = int(state.pop("train.epoch")), int(state.pop("train.iteration"))
         config = json.loads(str(state.pop("train.config")))
-    except (TypeError, ValueError) as e:  # a non-scalar position, a config that is not JSON
+    except (TypeError, ValueError, RecursionError) as e:  # a non-scalar position, bad JSON
         raise ValueError(f"{path} has a damaged train.* entry ({e})") from e
     if not isinstance(config, dict) or epoch < 1 or iteration < 0:
         raise ValueError(f"{path} has a damaged train.* entry (epoch {epoch}, iteration "
@@ -260,7 +260,7 @@ def read_generator(path, name="G_A"):
     if ARCHITECTURE_KEY in state:
         try:
             architecture = json.loads(str(state.pop(ARCHITECTURE_KEY)))
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # not JSON, or nested 100,000 deep
             raise ValueError(f"{path} has a damaged {ARCHITECTURE_KEY!r} entry ({e})") from e
         if not isinstance(architecture, dict):
             raise ValueError(f"{path} has a damaged {ARCHITECTURE_KEY!r} entry")

@@ -105,6 +105,17 @@ def test_a_forged_architecture_record_is_one_message(tmp_path, capsys, changes, 
     translate_refuses(capsys, tmp_path, path, *words)
 
 
+@pytest.mark.parametrize("entry", ["architecture", "train.config"])
+def test_a_record_nested_100000_deep_is_one_message(tmp_path, capsys, entry):
+    path = generator_file(tmp_path / "G.npz")
+    state = nn.load(path)
+    state[entry] = np.array("[" * 100_000 + "]" * 100_000)
+    if entry == "train.config":
+        state.update({"train.epoch": np.int64(1), "train.iteration": np.int64(0)})
+    nn.save(path, state)
+    translate_refuses(capsys, tmp_path, path, "has a damaged")
+
+
 def test_weight_counts_are_those_of_the_built_networks():
     from cyclegan import NLayerDiscriminator
     for args in ((3, 3, 4, 1), (1, 2, 3, 0), (3, 1, 2, 3)):
