@@ -61,8 +61,8 @@ def build_parser(description=None, defaults=True):
                    f"a multiple of 4 (default: {BUILTIN['crop_size']} built-in, "
                    f"{USER['crop_size']} for --dataroot; the official value is 256)")
     d.add_argument("--load-size", type=_number(int, 1, high=MAX_SIZE), help="images are "
-                   "resized to this side before cropping (default: crop size * 286/256 rounded to an even number, the "
-                   "official ratio 286/256)")
+                   "resized to this side before cropping (default: crop size * 286/256 rounded "
+                   "to an even number, the official ratio 286/256)")
     d.add_argument("--n-train", type=_number(int, 1, high=MAX_N_TRAIN),
                    help="built-in dataset only: training scenes per domain, at most "
                    f"{MAX_N_TRAIN} (default: %(default)s)")

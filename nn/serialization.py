@@ -88,10 +88,11 @@ def save(path, arrays):
 
 def zip_problem(archive, file_size):
     """What makes the zip ``archive`` (a ZipFile of a file of ``file_size`` bytes) unreadable
-    (a phrase to follow the file's name in a message), or None. A member is refused when it is encrypted, compressed
-    other than by deflate, its stored bytes lie outside the file, it is stored but not as long
-    as it says, or the members together claim to expand to more than ``_MAX_EXPANSION`` times
-    the file (weights hardly compress: such a file would cost memory it does not justify)."""
+    (a phrase to follow the file's name in a message), or None. A member is refused when it is
+    encrypted, compressed other than by deflate, its stored bytes lie outside the file, or it
+    is stored but not as long as it says; the archive, when its members together claim to
+    expand to more than ``_MAX_EXPANSION`` times the file (weights hardly compress: such a
+    file would cost memory it does not justify)."""
     expanded = 0
     for info in archive.infolist():
         name = f"member {info.filename!r}"

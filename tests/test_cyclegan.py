@@ -289,7 +289,7 @@ def test_load_state_dict_names_the_mismatch():
         tiny().load_state_dict(state)
 
 
-# --- the losses by value: real 1, fake 0, each cycle weighed by its own lambda ---------------------
+# --- the losses by value: real 1, fake 0, each cycle weighed by its own lambda --------------------
 
 def test_gan_targets_are_one_for_real_and_zero_for_fake():
     p = np.array([[0.25, -1.0], [2.0, 0.5]])

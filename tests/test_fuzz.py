@@ -34,7 +34,6 @@ import zipfile
 from collections import Counter
 
 import numpy as np
-import pytest
 
 import nn
 import translate
@@ -350,7 +349,8 @@ def test_damaged_and_forged_files_end_in_a_result_or_one_message(finished_run, t
             scripts["train.py --resume", status] += 1
             shutil.rmtree(run)
         shutil.rmtree(out, ignore_errors=True)
-    print(f"\n{len(files)} damaged files ({', '.join(f'{PER_SEED} of {s}' for s in seed_files(finished_run))}; "
+    seeds = ", ".join(f"{PER_SEED} of {s}" for s in seed_files(finished_run))
+    print(f"\n{len(files)} damaged files ({seeds}; "
           f"{len(files) // len(MUTATIONS)} per mutation) through the readers in "
           f"{in_process:.0f} s; scripts: {dict(scripts)}; "
           f"{time.monotonic() - started:.0f} s in all")

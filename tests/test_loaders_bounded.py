@@ -5,7 +5,6 @@ checkpoint's configuration) are checked before any model is built from them."""
 import io
 import json
 import pickle
-import shutil
 import struct
 import zipfile
 
@@ -120,7 +119,8 @@ def test_weight_counts_are_those_of_the_built_networks():
     from cyclegan import NLayerDiscriminator
     for args in ((3, 3, 4, 1), (1, 2, 3, 0), (3, 1, 2, 3)):
         generator = ResnetGenerator(*args)
-        assert records.generator_weight_count(*args) == sum(p.data.size for p in generator.parameters())
+        assert records.generator_weight_count(*args) == sum(
+            p.data.size for p in generator.parameters())
     for args in ((3, 4), (1, 2), (2, 3, 2)):
         discriminator = NLayerDiscriminator(*args)
         assert records.discriminator_weight_count(*args) == sum(
@@ -240,7 +240,7 @@ def test_a_member_compressed_as_weights_compress_is_read(tmp_path):
     np.testing.assert_array_equal(nn.load(tmp_path / "c.npz")["w"], state["w"])
 
 
-# --- pickles built to cost memory or stack ---------------------------------------------------------
+# --- pickles built to cost memory or stack --------------------------------------------------------
 
 def test_100000_nested_dicts_are_refused_without_recursion(tmp_path):
     path = zip_pth(tmp_path / "deep.pth", nested_dicts(100_000))
@@ -319,7 +319,7 @@ def test_a_zero_size_first_weight_is_a_message(tmp_path, capsys, shape, words):
                       "it must be a whole number >= 1")
 
 
-# --- byte order and the allow-list ------------------------------------------------------------------
+# --- byte order and the allow-list ----------------------------------------------------------------
 
 def test_a_big_endian_pth_loads_right(tmp_path):
     entries = [("f", "FloatStorage", 3, (3,)), ("d", "DoubleStorage", 2, (2,)),
@@ -356,3 +356,14 @@ def test_a_module_merely_named_like_torch_is_refused(tmp_path, monkeypatch, modu
                                           "holds; refused unread"):
         nn.load_pth(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-train", "10001"], "--n-train: must be <= 10000"),
+    (["--crop-size", "2052"], "--crop-size: must be <= 2048"),
+    (["--load-size", "4096"], "--load-size: must be <= 2048"),
+])
+def test_the_command_line_has_the_ranges_a_checkpoint_is_held_to(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        train.build_parser().parse_args(argv)
+    assert message in capsys.readouterr().err
