@@ -15,6 +15,7 @@ import numpy as np
 
 import nn
 from nn.state import strip_prefix
+from cyclegan_support import records
 
 __all__ = ["save_checkpoint", "Checkpoint", "load_checkpoint"]
 
@@ -63,11 +64,12 @@ def load_checkpoint(path, arrays=None):
         sums = {k: float(v) for k, v in _pop_prefixed(state, "train.sums.").items()}
         epoch, iteration = int(state.pop("train.epoch")), int(state.pop("train.iteration"))
         config = json.loads(str(state.pop("train.config")))
-    except (TypeError, ValueError) as e:  # a non-scalar position, a config that is not JSON
+    except (TypeError, ValueError, RecursionError) as e:  # a non-scalar position, bad JSON
         raise ValueError(f"{path} has a damaged train.* entry ({e})") from e
     if not isinstance(config, dict) or epoch < 1 or iteration < 0:
         raise ValueError(f"{path} has a damaged train.* entry (epoch {epoch}, iteration "
                          f"{iteration}, config {type(config).__name__})")
+    records.check_config(config, state, path)
     return Checkpoint(state, loader, epoch, iteration, config, sums)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 import nn
 from nn.state import check_state_dict, strip_prefix
+from cyclegan_support import records
 from cyclegan_support.checkpoint import load_checkpoint
 
 __all__ = ["ARCHITECTURE_KEY", "save_generator", "is_pytorch_file", "describe_architecture",
@@ -97,7 +98,7 @@ def _read_state(path, name):
         return _with_shapes(state, path)
     try:
         architecture = json.loads(str(state.pop(ARCHITECTURE_KEY)))
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # not JSON, or nested 100,000 deep
         raise ValueError(f"{path} has a damaged {ARCHITECTURE_KEY!r} entry ({e})") from e
     if not isinstance(architecture, dict):
         raise ValueError(f"{path} has a damaged {ARCHITECTURE_KEY!r} entry")
@@ -118,6 +119,7 @@ def read_generator(path, direction="AtoB", stream=None):
     from nn.pth import skip_instance_norm_statistics
 
     state, architecture = _read_state(path, "G_A" if direction == "AtoB" else "G_B")
+    records.check_architecture(architecture, state, path)  # before building anything
     try:
         generator = ResnetGenerator(**architecture)
     except (TypeError, ValueError) as e:

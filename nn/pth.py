@@ -9,7 +9,10 @@ a ``find_class`` that knows only what a state dict holds:
     torch._utils._rebuild_tensor_v2 / _rebuild_tensor / _rebuild_parameter
     torch.FloatStorage, torch.LongStorage, ...    a storage's element type
 
-and refuses every other name at once, before any array exists. Tensors are placeholders
+and refuses every other name at once, before any array exists. The unpickler is Python's own
+(``pickle._Unpickler``), not the C one: its memo is a dict, so a memo index of 10^9 costs one
+entry, not an array of 10^9 slots, and no read asks for more bytes than the file has left;
+what it builds is bounded by the file's size. Tensors are placeholders
 while the pickle runs; the arrays are built afterwards, once every declared size has been
 compared with the bytes the file holds.
 
@@ -32,11 +35,12 @@ import collections
 import io
 import os
 import pickle
+import reprlib
 import struct
 import zipfile
 
 from .backend import numpy as np, to_host
-from .serialization import replace_atomically, zip_member_fits
+from .serialization import replace_atomically, zip_problem
 
 __all__ = ["load_pth", "save_pth", "PthError", "skip_instance_norm_statistics"]
 
@@ -54,6 +58,21 @@ _DTYPE_STORAGES = {np.dtype(v).str: k for k, v in _STORAGE_DTYPES.items() if k !
 
 class PthError(ValueError):
     """A ``.pth`` file that cannot be read safely; the message names the file and the reason."""
+
+
+class _RefusedFile(PthError):
+    """The file names a global outside the vocabulary (refused as soon as it is named)."""
+
+
+# a value read from a file, in a message: short, however large or deep the value
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxstring, _short.maxother = 3, 60, 60
+
+# The deepest a state dict nests dicts in dicts (an official checkpoint wraps the state dict
+# at most once or twice); deeper is a forgery, or a dict that holds itself.
+_MAX_DEPTH = 16
+# NumPy's limit on an array's number of dimensions (32 before NumPy 2, 64 since)
+_MAX_NDIM = 32
 
 
 # --- placeholders built while the pickle runs ----------------------------------------------
@@ -114,19 +133,23 @@ _ALLOWED = {
 _ALLOWED.update({("torch", name): _StorageType(name) for name in _STORAGE_DTYPES})
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(pickle._Unpickler):
     """An unpickler whose ``find_class`` answers only from ``_ALLOWED``. ``storages`` is
-    called with each persistent id; ``None`` means the pickle may name no storage."""
+    called with each persistent id; ``None`` means the pickle may name no storage.
+    Python's own unpickler (see the module's docstring): its memo is a dict."""
 
-    def __init__(self, file, storages=None):
+    def __init__(self, file, path, storages=None):
         super().__init__(file)
-        self.storages = storages
+        self.path, self.storages = path, storages
 
     def find_class(self, module, name):
         try:
             return _ALLOWED[(module, name)]
-        except KeyError:
-            raise _Refused(f"{module}.{name}") from None
+        except (KeyError, TypeError):
+            raise _RefusedFile(
+                f"{self.path} names {f'{module}.{name}'[:200]}, which a state "
+                "dict never holds; refused unread (a pickle that names a function can run "
+                "code on loading). Only tensors and dicts of tensors are read.") from None
 
     def persistent_load(self, pid):
         if self.storages is None:
@@ -134,54 +157,62 @@ class _Unpickler(pickle.Unpickler):
         return self.storages(pid)
 
 
-class _Refused(pickle.UnpicklingError):
-    """A global outside the state dict's vocabulary; args[0] is its dotted name."""
+class _Bounded:
+    """A file's ``read`` and ``readline`` that never ask for more bytes than the file has
+    left: a pickle that declares a 4 GB string in a small file gets what the file holds (and
+    fails as truncated), not a 4 GB buffer."""
 
+    def __init__(self, file):
+        self.file, self.size = file, os.fstat(file.fileno()).st_size
 
-class _RefusedFile(PthError):
-    """The file names a global outside the vocabulary (raised to the caller as a PthError)."""
+    def read(self, n=-1):
+        left = max(0, self.size - self.file.tell())
+        return self.file.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self):
+        return self.file.readline()
 
 
 def _unpickle(path, data, storages=None):
-    """Run the restricted unpickler over bytes or a file object ``data``."""
-    file = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    """Run the restricted unpickler over bytes or an open file ``data``."""
+    file = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else _Bounded(data)
     try:
-        return _Unpickler(file, storages).load()
-    except _Refused as e:
-        raise _RefusedFile(f"{path} names {e.args[0]}, which a state dict never holds; "
-                           "refused unread (a pickle that names a function can run code on "
-                           "loading). Only tensors and dicts of tensors are read.") from None
+        return _Unpickler(file, path, storages).load()
     except PthError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
             AttributeError, struct.error, MemoryError, RecursionError) as e:
         raise PthError(f"{path} is truncated or corrupt: its pickle cannot be read "
-                       f"({type(e).__name__}: {e})") from None
+                       f"({type(e).__name__}: {_short.repr(str(e))[1:-1]})") from None
 
 
 def _check_int(path, value, what):
     if type(value) is not int or value < 0:
-        raise PthError(f"{path} is corrupt: {what} is {value!r}, not a whole number >= 0")
+        raise PthError(f"{path} is corrupt: {what} is {_short.repr(value)}, not a whole "
+                       "number >= 0")
     return value
 
 
 def _storage_from_pid(path, pid, legacy):
     """Check a persistent id ('storage', type, key, location, numel[, view]) -> _Storage."""
     if not isinstance(pid, tuple) or not pid:
-        raise PthError(f"{path} is corrupt: persistent id {pid!r} is not a storage")
+        raise PthError(f"{path} is corrupt: persistent id {_short.repr(pid)} is not a "
+                       "storage")
     if pid[0] == "module":
         raise PthError(f"{path} holds a pickled module (source code), refused unread; only "
                        "state dicts are read (save model.state_dict(), not the model)")
     if pid[0] != "storage" or len(pid) != (6 if legacy else 5):
-        raise PthError(f"{path} is corrupt: persistent id {pid[:1]!r} is not a storage")
+        raise PthError(f"{path} is corrupt: persistent id {_short.repr(pid[:1])} is not a "
+                       "storage")
     stype, key, numel = pid[1], pid[2], pid[4]
     if not isinstance(stype, _StorageType) or not isinstance(key, str):
-        raise PthError(f"{path} is corrupt: a storage of type {stype!r} under key {key!r}")
+        raise PthError(f"{path} is corrupt: a storage of type {_short.repr(stype)} under key "
+                       f"{_short.repr(key)}")
     storage = _Storage(key, stype, _check_int(path, numel, f"storage {key}'s size"))
     if legacy and pid[5] is not None:  # a view of root storage `key`: (view_key, offset, size)
         view = pid[5]
         if not (isinstance(view, tuple) and len(view) == 3):
-            raise PthError(f"{path} is corrupt: storage view {view!r}")
+            raise PthError(f"{path} is corrupt: storage view {_short.repr(view)}")
         base = _check_int(path, view[1], "a storage view's offset")
         size = _check_int(path, view[2], "a storage view's size")
         if base + size > storage.numel:
@@ -205,23 +236,33 @@ def _namer(path, storages, legacy):
 
 # --- checking what the pickle declared, then building arrays ------------------------------
 
-def _flatten(path, obj, prefix=""):
+def _flatten(path, obj):
     """{dotted key: _Tensor} from the unpickled dict; a dict nested in it (an official
-    checkpoint sometimes wraps the state dict) gives dotted keys."""
+    checkpoint sometimes wraps the state dict) gives dotted keys, ``_MAX_DEPTH`` levels at
+    most (walked with a list, not by recursion: a file may nest 100,000 dicts)."""
     if not isinstance(obj, dict):
         raise PthError(f"{path} holds a {type(obj).__name__}, not a state dict "
                        "(a dict of tensors)")
-    flat = {}
-    for key, value in obj.items():
-        if not isinstance(key, str):
-            raise PthError(f"{path}: key {key!r} is not a string")
-        name = prefix + key
-        if isinstance(value, dict):
-            flat.update(_flatten(path, value, name + "."))
-        elif isinstance(value, _Tensor):
+    flat, stack = {}, [("", iter(obj.items()))]  # the dicts being walked, outermost first
+    while stack:
+        prefix, items = stack[-1]
+        for key, value in items:
+            if not isinstance(key, str):
+                raise PthError(f"{path}: key {_short.repr(key)} is not a string")
+            name = prefix + key
+            if isinstance(value, dict):
+                if len(stack) == _MAX_DEPTH:
+                    raise PthError(f"{path} nests dicts more than {_MAX_DEPTH} deep (at "
+                                   f"{_short.repr(name)}); a state dict is a dict of tensors, "
+                                   "refused")
+                stack.append((name + ".", iter(value.items())))
+                break  # walk the inner dict first: the keys keep the file's order
+            if not isinstance(value, _Tensor):
+                raise PthError(f"{path}: entry {_short.repr(name)} is a "
+                               f"{type(value).__name__}, not a tensor")
             flat[name] = value
         else:
-            raise PthError(f"{path}: entry {name!r} is a {type(value).__name__}, not a tensor")
+            stack.pop()
     return flat
 
 
@@ -230,8 +271,9 @@ def _check_tensor(path, name, t):
     elements than the storage has (a stride of 0 repeats elements: a 1-element storage could
     otherwise ask for a tensor of any size). Returns the tensor's element count."""
     if not (isinstance(t.size, tuple) and isinstance(t.stride, tuple)
-            and len(t.size) == len(t.stride)):
-        raise PthError(f"{path}: tensor {name!r} has size {t.size!r} and stride {t.stride!r}")
+            and len(t.size) == len(t.stride) <= _MAX_NDIM):
+        raise PthError(f"{path}: tensor {_short.repr(name)} has size {_short.repr(t.size)} and "
+                       f"stride {_short.repr(t.stride)}")
     offset = _check_int(path, t.offset, f"tensor {name!r}'s storage offset")
     size = [_check_int(path, n, f"a dimension of tensor {name!r}") for n in t.size]
     stride = [_check_int(path, s, f"a stride of tensor {name!r}") for s in t.stride]
@@ -295,6 +337,9 @@ def _load_zip(path):
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise PthError(f"{path} is a damaged or truncated zip archive ({e})") from None
     with archive:
+        problem = zip_problem(archive, file_size)
+        if problem:
+            raise PthError(f"{path}: {problem}")
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
             raise PthError(f"{path} is a zip archive but not a PyTorch file (it has no "
@@ -306,15 +351,13 @@ def _load_zip(path):
             info = infos.get(name)
             if info is None:
                 raise PthError(f"{path} is corrupt: it has no member {name}")
-            if not zip_member_fits(info, file_size) or (expected is not None
-                                                        and info.file_size != expected):
-                declared = "" if expected is None else f"{expected} bytes declared by the pickle, "
+            if expected is not None and info.file_size != expected:
                 raise PthError(f"{path}: member {name} does not hold what is declared "
-                               f"({declared}{info.file_size} bytes in the zip directory, "
-                               f"{info.compress_size} stored); the file is truncated or corrupt")
+                               f"({expected} bytes declared by the pickle, {info.file_size} "
+                               "bytes in the zip directory); the file is truncated or corrupt")
             try:
                 return archive.read(name)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
                 raise PthError(f"{path}: member {name} is damaged ({e})") from None
 
         order = "<"

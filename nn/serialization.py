@@ -13,12 +13,14 @@ import zipfile
 from .backend import to_host, numpy as _host
 
 __all__ = ["save", "load", "replace_atomically", "remove_interrupted_writes",
-           "zip_member_fits", "check_npz"]
+           "zip_problem", "Refused", "check_npz"]
 
 _TEMPORARY = ".tmp-"  # the prefix of replace_atomically's temporary files
 
-# deflate cannot compress more than about 1032:1, so a member that claims more is lying
-_DEFLATE_MAX_RATIO = 1032
+# A zip's members may expand to at most this many times the file, plus _SMALL bytes: trained
+# weights hardly compress (about 1.1 times), and deflate alone would allow 1032 (a 3 MB file
+# could then ask for 3 GB).
+_MAX_EXPANSION, _SMALL = 16, 2 ** 20
 
 # element kinds an array may declare: bool, integers, floats, complex numbers, and text
 # (train.py keeps its configuration as a JSON string); never objects, records or raw bytes
@@ -84,19 +86,38 @@ def save(path, arrays):
     replace_atomically(path, write)
 
 
-def zip_member_fits(info, file_size):
-    """Whether the zip member ``info`` (a ZipInfo) can hold the size it declares inside a file
-    of ``file_size`` bytes: its stored bytes lie in the file, a stored member is as long as
-    it says, and a compressed one claims no more than deflate can give."""
-    if info.header_offset + info.compress_size > file_size:
-        return False
-    if info.compress_type == zipfile.ZIP_STORED:
-        return info.file_size == info.compress_size
-    return info.file_size <= _DEFLATE_MAX_RATIO * info.compress_size + 1024
+def zip_problem(archive, file_size):
+    """What makes the zip ``archive`` (a ZipFile of a file of ``file_size`` bytes) unreadable
+    (a phrase to follow the file's name in a message), or None. A member is refused when it is
+    encrypted, compressed other than by deflate, its stored bytes lie outside the file, or it
+    is stored but not as long as it says; the archive, when its members together claim to
+    expand to more than ``_MAX_EXPANSION`` times the file (weights hardly compress: such a
+    file would cost memory it does not justify)."""
+    expanded = 0
+    for info in archive.infolist():
+        name = f"member {info.filename!r}"
+        if info.flag_bits & 0x1:
+            return f"{name} is encrypted (a password-protected zip); save it without a password"
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            return (f"{name} is compressed with zip method {info.compress_type}; only stored "
+                    "and deflated members are read (save it again with numpy.savez or nn.save)")
+        if info.header_offset + info.compress_size > file_size:
+            return (f"{name} declares {info.compress_size} stored bytes past the end of the "
+                    "file; the file is truncated or corrupt")
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            return (f"{name} declares {info.file_size} bytes but {info.compress_size} are "
+                    "stored; the file is truncated or corrupt")
+        expanded += info.file_size
+    if expanded > _MAX_EXPANSION * file_size + _SMALL:
+        return (f"its members declare {expanded} bytes in a file of {file_size}, more than "
+                f"{_MAX_EXPANSION} times as many; refused before expanding them (save it again "
+                "uncompressed)")
+    return None
 
 
-class _Refused(ValueError):
-    """check_npz's refusal; its message is complete."""
+class Refused(ValueError):
+    """A file refused before it is read further; its message is complete (names the file and
+    what is wrong with it)."""
 
 
 def check_npz(path):
@@ -107,37 +128,36 @@ def check_npz(path):
 
     file_size = os.path.getsize(path)
     with zipfile.ZipFile(path) as archive:
+        problem = zip_problem(archive, file_size)
+        if problem:
+            raise Refused(f"{path}: {problem}")
         for info in archive.infolist():
             name = info.filename
             if not name.endswith(".npy"):
-                raise _Refused(f"{path}: member {name!r} is not an array (.npy)")
-            if not zip_member_fits(info, file_size):
-                raise _Refused(f"{path}: member {name!r} declares {info.file_size} bytes but "
-                                 f"{info.compress_size} are stored; the file is truncated or "
-                                 "corrupt")
+                raise Refused(f"{path}: member {name!r} is not an array (.npy)")
             with archive.open(info) as f:
                 version = npy.read_magic(f)
                 if version not in ((1, 0), (2, 0)):
-                    raise _Refused(f"{path}: member {name!r} has .npy version {version}")
+                    raise Refused(f"{path}: member {name!r} has .npy version {version}")
                 read_header = (npy.read_array_header_1_0 if version == (1, 0)
                                else npy.read_array_header_2_0)
                 shape, _, dtype = read_header(f)
                 header = f.tell()
             if dtype.hasobject:
-                raise _Refused(f"{path} holds pickled Python objects, which are refused "
-                               "(loading them could run code)")
+                raise Refused(f"{path} holds pickled Python objects, which are refused "
+                              "(loading them could run code)")
             if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None:
-                raise _Refused(f"{path}: array {name[:-4]!r} declares dtype {dtype.str!r}, "
-                                 "which is not a plain number type; refused unread")
+                raise Refused(f"{path}: array {name[:-4]!r} declares dtype {dtype.str!r}, "
+                              "which is not a plain number type; refused unread")
             count = 1
             for n in shape:
                 count *= n
             declared = count * dtype.itemsize
             if declared != info.file_size - header:
-                raise _Refused(f"{path}: array {name[:-4]!r} declares shape {shape} of "
-                                 f"{dtype} ({declared} bytes) but its member holds "
-                                 f"{info.file_size - header} bytes; refused before allocating "
-                                 "(the file is truncated or corrupt)")
+                raise Refused(f"{path}: array {name[:-4]!r} declares shape {shape} of "
+                              f"{dtype} ({declared} bytes) but its member holds "
+                              f"{info.file_size - header} bytes; refused before allocating "
+                              "(the file is truncated or corrupt)")
 
 
 def load(path):
@@ -151,7 +171,7 @@ def load(path):
         check_npz(path)
         with _host.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except (FileNotFoundError, _Refused):
+    except (FileNotFoundError, Refused):
         raise
     except ValueError as e:
         if "pickle" in str(e).lower() or "object" in str(e).lower():

@@ -9,7 +9,7 @@ import json
 
 from .backend import numpy as _host
 
-__all__ = ["check_state_dict", "strip_prefix", "rng_state", "set_rng_state"]
+__all__ = ["check_state_dict", "check_finite", "strip_prefix", "rng_state", "set_rng_state"]
 
 
 def check_state_dict(state, expected, owner, hint="", name=repr, is_own=None):
@@ -34,6 +34,23 @@ def check_state_dict(state, expected, owner, hint="", name=repr, is_own=None):
         if shape is not None and given != tuple(shape):
             raise ValueError(f"{owner}: {name(key)} has shape {given} in the state but "
                              f"{tuple(shape)} in the model{hint}")
+
+
+def check_finite(state, owner):
+    """Raise ValueError naming the first floating-point entry of ``state`` that holds a NaN or
+    an infinity (and how many), with ``owner`` first in the message. Such weights compute
+    NaN everywhere: a generator would draw a black image, an optimizer would go on from
+    nothing. Other entries (integers, text) are not looked at."""
+    for key, value in state.items():
+        array = _host.asarray(value) if not hasattr(value, "dtype") else value
+        if array.dtype.kind in "fc":
+            bad = int(array.size - _host.count_nonzero(_host.isfinite(array)))
+            if bad:
+                raise ValueError(f"{owner}: {key!r} holds {bad} non-finite value"
+                                 f"{'s' if bad > 1 else ''} (NaN or infinity) among its "
+                                 f"{array.size}; such weights give NaN everywhere, so the file "
+                                 "is refused (the training that wrote it diverged, or the file "
+                                 "is damaged)")
 
 
 def strip_prefix(state, prefix):

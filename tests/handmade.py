@@ -43,10 +43,14 @@ def npz_declaring(path, shape, descr="<f4", data=b"\x00" * 16, compression=zipfi
 
 # --- PyTorch's .pth -----------------------------------------------------------------------
 
-def zip_pth(path, pickle_bytes, storages=()):
-    """A zip-format .pth holding ``pickle_bytes`` as archive/data.pkl and raw storages."""
-    with zipfile.ZipFile(path, "w") as archive:
+def zip_pth(path, pickle_bytes, storages=(), byteorder=None, compression=zipfile.ZIP_STORED):
+    """A zip-format .pth holding ``pickle_bytes`` as archive/data.pkl and raw storages
+    (``storages`` is [(key, bytes)]), and an archive/byteorder member when ``byteorder``
+    ("little" or "big") is given."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
         archive.writestr("archive/data.pkl", pickle_bytes)
+        if byteorder is not None:
+            archive.writestr("archive/byteorder", byteorder)
         for key, data in storages:
             archive.writestr(f"archive/data/{key}", data)
     return path
@@ -83,3 +87,32 @@ def png(path, width, height, bit_depth, color_type, compressed_rows):
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", compressed_rows)
                 + chunk(b"IEND", b""))
     return path
+
+
+# --- zip features the loaders refuse, and pickles built to cost memory -----------------------
+
+def encrypted(path):
+    """Set the "encrypted" flag (bit 0 of the general purpose flags) of every member of the
+    zip ``path``, in its local headers and its central directory, as a password-protected
+    zip has it."""
+    data = bytearray(path.read_bytes())
+    for signature, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start != -1:
+            data[start + at] |= 1
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def nested_dicts(depth):
+    """A protocol-2 pickle of ``depth`` dicts, each the only value of the one outside it:
+    {"a": {"a": ... {} ...}}, built without recursion."""
+    return (b"\x80\x02" + b"}X\x01\x00\x00\x00a" * depth + b"}" + b"s" * depth + b".")
+
+
+def memo_put(index, pickle_bytes=b"\x80\x02}."):
+    """``pickle_bytes`` (protocol 2) with None pushed, stored in memo slot ``index``
+    (LONG_BINPUT) and popped first: the same object, but C's unpickler grows its memo array
+    to 2 * ``index`` slots (8 bytes each) on reading it."""
+    return pickle_bytes[:2] + b"Nr" + struct.pack("<I", index) + b"0" + pickle_bytes[2:]

@@ -5,7 +5,7 @@ import pytest
 
 import nn
 from cyclegan import (CycleGAN, ImagePool, NLayerDiscriminator, ResnetGenerator,
-                      discriminator_loss, linear_decay_rule)
+                      discriminator_loss, gan_loss, linear_decay_rule)
 
 LOSS_KEYS = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
 
@@ -287,3 +287,87 @@ def test_load_state_dict_names_the_mismatch():
     del state["fake_B_pool.num_imgs"]
     with pytest.raises(KeyError, match="fake_B_pool.num_imgs"):
         tiny().load_state_dict(state)
+
+
+# --- the losses by value: real 1, fake 0, each cycle weighed by its own lambda --------------------
+
+def test_gan_targets_are_one_for_real_and_zero_for_fake():
+    p = np.array([[0.25, -1.0], [2.0, 0.5]])
+    assert float(gan_loss(nn.Tensor(p), True).data) == pytest.approx(np.mean((p - 1) ** 2))
+    assert float(gan_loss(nn.Tensor(p), False).data) == pytest.approx(np.mean(p ** 2))
+
+
+def test_generator_losses_weigh_each_cycle_by_its_own_lambda():
+    """lambda_A != lambda_B, against the paper's six generator calls written out one by one."""
+    model = tiny(dtype=np.float64, seed=7, lambda_A=3.0, lambda_B=7.0, lambda_identity=0.5)
+    rng = np.random.default_rng(8)
+    a, b = rng.uniform(-1, 1, (2, 3, 16, 16)), rng.uniform(-1, 1, (2, 3, 16, 16))
+    with nn.no_grad():
+        loss_G, losses, fake_A, fake_B = model.generator_loss(nn.Tensor(a), nn.Tensor(b))
+
+        def run(net, x):
+            return net(nn.Tensor(x)).data
+
+        fb, fa = run(model.G_A, a), run(model.G_B, b)
+        expected = {"G_A": np.mean((run(model.D_A, fb) - 1) ** 2),
+                    "G_B": np.mean((run(model.D_B, fa) - 1) ** 2),
+                    "cycle_A": 3.0 * np.mean(np.abs(run(model.G_B, fb) - a)),
+                    "cycle_B": 7.0 * np.mean(np.abs(run(model.G_A, fa) - b)),
+                    "idt_A": 7.0 * 0.5 * np.mean(np.abs(run(model.G_A, b) - b)),
+                    "idt_B": 3.0 * 0.5 * np.mean(np.abs(run(model.G_B, a) - a))}
+    for name, value in expected.items():
+        assert float(losses[name].data) == pytest.approx(value, rel=1e-10), name
+    assert float(loss_G.data) == pytest.approx(sum(expected.values()), rel=1e-10)
+    np.testing.assert_allclose(fake_B.data, fb, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fake_A.data, fa, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("fake_size", [16, 24])  # one batch D([real, fake]), or two calls
+def test_discriminator_loss_by_value(fake_size):
+    """0.5 * (mean((D(real) - 1)^2) + mean(D(fake)^2)), with a batch of real images of one
+    size and of fakes of the same or another size (and batch size)."""
+    model = tiny(dtype=np.float64, seed=9)
+    rng = np.random.default_rng(10)
+    real = rng.uniform(-1, 1, (1, 3, 16, 16))
+    fake = rng.uniform(-1, 1, (3, 3, fake_size, fake_size))
+    with nn.no_grad():
+        loss = discriminator_loss(model.D_A, nn.Tensor(real), nn.Tensor(fake))
+        d_real, d_fake = (model.D_A(nn.Tensor(x)).data for x in (real, fake))
+    assert d_real.shape != d_fake.shape
+    expected = 0.5 * (np.mean((d_real - 1) ** 2) + np.mean(d_fake ** 2))
+    assert float(loss.data) == pytest.approx(expected, rel=1e-10)
+
+
+def test_discriminator_loss_leaves_the_generators_gradients_untouched():
+    """The fakes reach D with the generator's graph behind them; D's loss must stop there."""
+    model = tiny(dtype=np.float64, seed=3)
+    rng = np.random.default_rng(4)
+    real_A, real_B = (nn.Tensor(rng.uniform(-1, 1, (1, 3, 16, 16))) for _ in range(2))
+    fake_B = model.G_A(real_A)  # a graph through G_A's parameters
+    marks = [rng.standard_normal(p.data.shape) for p in model.G_A.parameters()]
+    for p, mark in zip(model.G_A.parameters(), marks):
+        p.grad = mark.copy()
+    model.optimizer_D.zero_grad()
+    discriminator_loss(model.D_A, real_B, fake_B).backward()
+    for p, mark in zip(model.G_A.parameters(), marks):
+        np.testing.assert_array_equal(p.grad, mark)
+    assert all(np.any(p.grad != 0) for p in model.D_A.parameters())
+
+
+def test_training_without_an_image_pool():
+    """pool_size 0: D sees the generators' own fakes, whose graph the generators' step has
+    already used; two steps train D on exactly those fakes (checked against a model that
+    gets the same fakes through a pool that always returns them)."""
+    rng = np.random.default_rng(11)
+    batches = [(images(rng, 2), images(rng, 2)) for _ in range(2)]
+    model, reference = tiny(seed=12, pool_size=0), tiny(seed=12, pool_size=0)
+    for real_A, real_B in batches:
+        losses = model.train_step(real_A, real_B)
+        assert all(np.isfinite(v) for v in losses.values())
+        # the reference: the same step, with the fakes handed to D as plain arrays
+        ra, rb = (nn.Tensor(x) for x in (real_A, real_B))
+        _, fake_A, fake_B = reference.optimize_generators(ra, rb)
+        d = reference.optimize_discriminators(ra, rb, fake_A.data, fake_B.data)
+        assert losses["D_A"] == float(d["D_A"].data) and losses["D_B"] == float(d["D_B"].data)
+    for (name, p), q in zip(model.D_A.named_parameters(), reference.D_A.parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)

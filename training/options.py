@@ -16,14 +16,17 @@ __all__ = ["BUILTIN", "USER", "DEFAULTS", "build_parser", "given_options", "reso
 BUILTIN = {"crop_size": 64, "ngf": 16, "ndf": 16, "n_blocks": 3,
            "n_epochs": 4, "n_epochs_decay": 4, "n_train": 250}
 USER = {"crop_size": 64, "ngf": 64, "ndf": 64, "n_epochs": 100, "n_epochs_decay": 100}
+# The largest values the sizes may take: 10,000 built-in scenes per domain take some minutes
+# to draw and 300 MB at 72 pixels; the official models train at 256 pixels.
+MAX_N_TRAIN, MAX_SIZE = 10_000, 2048
 # The defaults that do not depend on the dataset (the official values, where there is one).
 DEFAULTS = {"n_train": BUILTIN["n_train"], "batch_size": 1, "lr": 2e-4, "beta1": 0.5,
             "lambda_A": 10.0, "lambda_B": 10.0, "lambda_identity": 0.5, "pool_size": 50, "seed": 0}
 
 
-def _number(kind, low, inclusive=True, what="", below=None):
-    """A parser of numbers of ``kind`` that are >= ``low`` (> when not ``inclusive``) and, when
-    ``below`` is given, < ``below``; inf and nan are refused."""
+def _number(kind, low, inclusive=True, what="", below=None, high=None):
+    """A parser of numbers of ``kind`` that are >= ``low`` (> when not ``inclusive``), < ``below``
+    and <= ``high`` when those are given; inf and nan are refused."""
     def parse(text):
         try:
             value = kind(text)
@@ -36,12 +39,15 @@ def _number(kind, low, inclusive=True, what="", below=None):
             raise argparse.ArgumentTypeError(f"must be {sign} {low}{what}, got {text}")
         if below is not None and value >= below:
             raise argparse.ArgumentTypeError(f"must be below {below}{what}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}{what}, got {text}")
         return value
     return parse
 
 
 def _crop_size(text):
-    value = _number(int, 24, what=" (the discriminator's five 4x4 convolutions need it)")(text)
+    value = _number(int, 24, what=" (the discriminator's five 4x4 convolutions need it)",
+                    high=MAX_SIZE)(text)
     if value % 4:
         raise argparse.ArgumentTypeError(
             f"must be a multiple of 4 (the generator halves it twice and doubles it back), "
@@ -61,11 +67,12 @@ def build_parser(description=None, defaults=True):
     d.add_argument("--crop-size", type=_crop_size, help="side of the random training crop, "
                    f"a multiple of 4 (default: {BUILTIN['crop_size']} built-in, "
                    f"{USER['crop_size']} for --dataroot; the official value is 256)")
-    d.add_argument("--load-size", type=_number(int, 1), help="images are resized to this side "
-                   "before cropping (default: crop size * 286/256 rounded to an even number, the "
-                   "official ratio 286/256)")
-    d.add_argument("--n-train", type=_number(int, 1),
-                   help="built-in dataset only: training scenes per domain (default: %(default)s)")
+    d.add_argument("--load-size", type=_number(int, 1, high=MAX_SIZE), help="images are "
+                   "resized to this side before cropping (default: crop size * 286/256 rounded "
+                   "to an even number, the official ratio 286/256)")
+    d.add_argument("--n-train", type=_number(int, 1, high=MAX_N_TRAIN),
+                   help="built-in dataset only: training scenes per domain, at most "
+                   f"{MAX_N_TRAIN} (default: %(default)s)")
     m = p.add_argument_group("model (official defaults in brackets)")
     m.add_argument("--ngf", type=_number(int, 1), help="generator filters in the first layer "
                    f"(default: {BUILTIN['ngf']} built-in, {USER['ngf']} otherwise) [64]")
