@@ -3,8 +3,7 @@
 State is kept per parameter in the order the parameters were given (never keyed by
 ``id``), so ``state_dict`` and ``load_state_dict`` line up across runs.
 """
-from .backend import get_array_module, to_device
-from .state import check_state_dict
+from .backend import faster, get_array_module, to_device
 
 __all__ = ["SGD", "Adam", "LambdaLR"]
 
@@ -40,6 +39,7 @@ class Optimizer:
 
     def load_state_dict(self, state):
         """Restore a ``state_dict``; every entry is checked before anything changes."""
+        from .state import check_state_dict  # loaded when a state is loaded, not by import nn
         expected = {key: () for key in self._scalars()}
         for key in self._state_arrays():
             expected.update({f"{key}.{i}": p.shape for i, p in enumerate(self.params)})
@@ -91,7 +91,6 @@ class Adam(Optimizer):
         self.t = 0
         self.m = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
         self.v = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
-        self._buffers = {}  # scratch space of step(), one per (device, dtype)
 
     def _state_arrays(self):
         return ("m", "v")
@@ -109,48 +108,24 @@ class Adam(Optimizer):
         self.t = int(state["t"])
 
     def step(self):
-        """One update of every parameter that has a gradient, in place, with one scratch
-        array per parameter size instead of a temporary per operation.
-
-        Both bias corrections fold into two scalars, so that the loop over the elements is
-        m, v, then p -= alpha * m / (sqrt(v) + eps'), with
-        alpha = lr * sqrt(1 - b2^t) / (1 - b1^t) and eps' = eps * sqrt(1 - b2^t)
-        (multiply the formula above through by sqrt(1 - b2^t)).
-        """
-        b1, b2 = self.betas
+        """One update of every parameter that has a gradient, in place."""
         self.t += 1
-        sqrt_correction = (1 - b2 ** self.t) ** 0.5
-        alpha = self.lr * sqrt_correction / (1 - b1 ** self.t)
-        eps = self.eps * sqrt_correction
+        faster(Adam.update, get_array_module(self.params[0].data))(self)
+
+    def update(self):
+        """The formula above, for step t = self.t, on every parameter with a gradient."""
+        (b1, b2), t = self.betas, self.t
         for p, m, v in zip(self.params, self.m, self.v):
             if p.grad is None:
                 continue
             g = p.grad
             xp = get_array_module(g)
-            tmp = self._scratch(p.data)
-            m *= b1
-            xp.multiply(g, 1 - b1, out=tmp)
-            m += tmp
+            m *= b1                      # the moments are state: updated in place
+            m += (1 - b1) * g
             v *= b2
-            xp.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            xp.sqrt(v, out=tmp)
-            tmp += eps
-            xp.divide(m, tmp, out=tmp)
-            tmp *= alpha
-            p.data -= tmp
-
-    def _scratch(self, like):
-        """A scratch array shaped like ``like``: a view of one buffer per dtype and device,
-        as large as the largest parameter, reused by every parameter in turn."""
-        xp = get_array_module(like)
-        key = (xp.__name__, like.dtype.str)
-        buf = self._buffers.get(key)
-        if buf is None or buf.size < like.size:
-            largest = max(p.data.size for p in self.params)
-            buf = self._buffers[key] = xp.empty(max(largest, like.size), dtype=like.dtype)
-        return buf[:like.size].reshape(like.shape)
+            v += (1 - b2) * g * g
+            m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+            p.data -= self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)
 
 
 class LambdaLR:

@@ -11,7 +11,7 @@ import pytest
 
 import nn
 from cyclegan import CycleGAN, gan_loss, set_requires_grad
-from nn.ops import cat
+from nn import cat
 
 NETS = ("G_A", "G_B", "D_A", "D_B")
 

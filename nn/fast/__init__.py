@@ -1,0 +1,63 @@
+"""The fast layer: faster roads to the results of nn's plain definitions, all in one place.
+
+The core of ``nn`` defines every operation once, plainly (convolution as im2col and a matmul,
+instance norm from means, Adam from its formula, one module call per input). Each entry of
+the tables below replaces one of those definitions, on host (NumPy) or device (CuPy) arrays,
+by a road to the same result in another order of arithmetic; each is tested equal to the
+plain definition in float64. The core asks for a road with ``nn.backend.faster(plain, xp)``.
+
+    plain definition                    fast road                  file
+    F.Conv2dFunction                    FastConv2d                 layers.py, convolution.py
+    F.ConvTranspose2dFunction           FastConvTranspose2d        layers.py, convolution.py
+    F.InstanceNormalize                 FastInstanceNormalize      layers.py
+    F.LeakyReLUFunction                 FastLeakyReLU              layers.py
+    nn.optim.Adam.update                adam_update_in_place       optim.py
+    nn.call_each                        call_batched               batching.py
+
+The layer is on from ``import nn``; ``nn.fast.enabled(False)`` turns it off (every op then
+runs its plain definition), and ``with nn.fast.disabled():`` turns it off for a block.
+"""
+import contextlib
+
+from .. import functional as F
+from ..backend import FAST_ROADS
+from ..modules import call_each
+from ..optim import Adam
+from .batching import call_batched
+from .layers import FastConv2d, FastConvTranspose2d, FastInstanceNormalize, FastLeakyReLU
+from .optim import adam_update_in_place
+
+__all__ = ["NUMPY", "CUPY", "enabled", "disabled"]
+
+NUMPY = {
+    F.Conv2dFunction: FastConv2d,
+    F.ConvTranspose2dFunction: FastConvTranspose2d,
+    F.InstanceNormalize: FastInstanceNormalize,
+    F.LeakyReLUFunction: FastLeakyReLU,
+    Adam.update: adam_update_in_place,
+    call_each: call_batched,
+}
+"""The roads taken on NumPy arrays."""
+
+CUPY = dict(NUMPY)
+"""The roads taken on device arrays (CuPy, and the stand-in that counts its launches)."""
+
+FAST_ROADS["numpy"], FAST_ROADS["device"] = NUMPY, CUPY
+
+
+def enabled(on=None):
+    """Whether the fast layer is on; ``enabled(False)`` turns it off, ``enabled(True)`` on."""
+    if on is not None:
+        FAST_ROADS["on"] = bool(on)
+    return FAST_ROADS["on"]
+
+
+@contextlib.contextmanager
+def disabled():
+    """Inside this block every op runs its plain definition."""
+    previous = enabled()
+    enabled(False)
+    try:
+        yield
+    finally:
+        enabled(previous)
