@@ -9,6 +9,9 @@ __all__ = ["SGD", "Adam", "LambdaLR"]
 
 
 class Optimizer:
+    state_arrays = ()  # names of the per-parameter state lists, e.g. ("m", "v")
+    counters = ()      # names of the integer state besides lr, e.g. ("t",)
+
     def __init__(self, params, lr):
         self.params = list(params)
         if not self.params:
@@ -21,35 +24,31 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    def _state_arrays(self):
-        """Names of the per-parameter state lists, e.g. ("m", "v")."""
-        return ()
-
-    def _scalars(self):
-        """Names of the state's scalar entries."""
-        return ("lr",)
-
     def state_dict(self):
-        """{name: array} of everything needed to continue: hyperparameters and moments."""
+        """{name: array or number} of everything needed to continue: "lr", "m.0", ..., "t"."""
         state = {"lr": self.lr}
-        for key in self._state_arrays():
+        for key in self.state_arrays:
             for i, arr in enumerate(getattr(self, key)):
                 state[f"{key}.{i}"] = arr
+        state.update((key, getattr(self, key)) for key in self.counters)
         return state
 
     def load_state_dict(self, state):
         """Restore a ``state_dict``; every entry is checked before anything changes."""
         from .state import check_state_dict  # loaded when a state is loaded, not by import nn
-        expected = {key: () for key in self._scalars()}
-        for key in self._state_arrays():
+        expected = {key: () for key in ("lr",) + self.counters}
+        for key in self.state_arrays:
             expected.update({f"{key}.{i}": p.shape for i, p in enumerate(self.params)})
         check_state_dict(state, expected, f"{type(self).__name__}.load_state_dict", name=str)
         self.lr = float(state["lr"])
-        for key in self._state_arrays():
+        for key in self.counters:
+            setattr(self, key, int(state[key]))
+        for key in self.state_arrays:
             arrays = getattr(self, key)
             for i, p in enumerate(self.params):
                 value = to_device(state[f"{key}.{i}"], get_array_module(p.data))
                 arrays[i] = value.astype(p.dtype)
+
 
 class SGD(Optimizer):
     """p -= lr * v, with v = momentum * v + grad (v = grad when momentum is 0)."""
@@ -61,9 +60,7 @@ class SGD(Optimizer):
         # velocity to save, so that a resumed run continues exactly.
         self.velocity = ([get_array_module(p.data).zeros_like(p.data) for p in self.params]
                          if momentum else [])
-
-    def _state_arrays(self):
-        return ("velocity",) if self.momentum else ()
+        self.state_arrays = ("velocity",) if momentum else ()
 
     def step(self):
         for i, p in enumerate(self.params):
@@ -85,27 +82,14 @@ class Adam(Optimizer):
         p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
     """
 
+    state_arrays, counters = ("m", "v"), ("t",)
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
         self.betas, self.eps = tuple(betas), eps
         self.t = 0
         self.m = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
         self.v = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
-
-    def _state_arrays(self):
-        return ("m", "v")
-
-    def state_dict(self):
-        state = super().state_dict()
-        state["t"] = self.t
-        return state
-
-    def _scalars(self):
-        return ("lr", "t")
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.t = int(state["t"])
 
     def step(self):
         """One update of every parameter that has a gradient, in place."""
