@@ -67,9 +67,6 @@ class Module:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
-    def children(self):
-        return list(self._modules.values())
-
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None

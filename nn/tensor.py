@@ -19,8 +19,7 @@ import numbers
 
 from .backend import get_array_module, to_device, to_host, resolve_device
 
-__all__ = ["Tensor", "Parameter", "Function", "no_grad", "is_grad_enabled", "add", "sub", "mul",
-           "div", "mean", "reshape", "transpose", "cat"]
+__all__ = ["Tensor", "Parameter", "Function", "no_grad", "is_grad_enabled", "cat"]
 
 _grad_enabled = True
 
@@ -98,14 +97,14 @@ class Tensor:
         return Tensor(data, requires_grad=self.requires_grad)
 
     # --- operators: each builds one elementary Function (below) --------------------------
-    def __add__(self, other): return add(self, other)
-    def __radd__(self, other): return add(other, self)
-    def __sub__(self, other): return sub(self, other)
-    def __rsub__(self, other): return sub(other, self)
-    def __mul__(self, other): return mul(self, other)
-    def __rmul__(self, other): return mul(other, self)
-    def __truediv__(self, other): return div(self, other)
-    def __rtruediv__(self, other): return div(other, self)
+    def __add__(self, other): return _binary(self, other, Add, AddConstant, AddConstant)
+    def __radd__(self, other): return _binary(other, self, Add, AddConstant, AddConstant)
+    def __sub__(self, other): return _binary(self, other, Sub, _minus, SubFromConstant)
+    def __rsub__(self, other): return _binary(other, self, Sub, _minus, SubFromConstant)
+    def __mul__(self, other): return _binary(self, other, Mul, MulConstant, MulConstant)
+    def __rmul__(self, other): return _binary(other, self, Mul, MulConstant, MulConstant)
+    def __truediv__(self, other): return _binary(self, other, Div, DivConstant, ConstantDiv)
+    def __rtruediv__(self, other): return _binary(other, self, Div, DivConstant, ConstantDiv)
     def __neg__(self): return Neg()(self)
     def __pow__(self, p): return Power(p)(self)
     def __matmul__(self, other): return MatMul()(self, other)
@@ -115,10 +114,27 @@ class Tensor:
     def log(self): return Log()(self)
     def abs(self): return Abs()(self)
     def sum(self, axis=None, keepdims=False): return Sum(axis, keepdims)(self)
-    def mean(self, axis=None, keepdims=False): return mean(self, axis, keepdims)
-    def reshape(self, *shape): return reshape(self, *shape)
-    def transpose(self, *axes): return transpose(self, *axes)
-    T = property(lambda self: transpose(self))
+
+    def mean(self, axis=None, keepdims=False):
+        """Sum divided by the number of elements summed."""
+        axes = range(self.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        count = 1
+        for ax in axes:
+            count *= self.shape[ax]
+        return Sum(axis, keepdims)(self) * (1.0 / count)
+
+    def reshape(self, *shape):
+        """reshape(2, 3) or reshape((2, 3))."""
+        return Reshape(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list))
+                       else shape)(self)
+
+    def transpose(self, *axes):
+        """transpose() reverses the axes; transpose(1, 0, 2) or transpose((1, 0, 2))."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return Transpose(axes or None)(self)
+
+    T = property(lambda self: self.transpose())
 
     # --- the backward walk -----------------------------------------------------------
     def backward(self, grad=None):
@@ -252,19 +268,13 @@ def _first_array(values):
 
 
 class Add(Function):
-    def forward(self, a, b):
-        return a + b
-
-    def backward(self, g):
-        return g, g
+    def forward(self, a, b): return a + b
+    def backward(self, g): return g, g
 
 
 class Sub(Function):
-    def forward(self, a, b):
-        return a - b
-
-    def backward(self, g):
-        return g, -g
+    def forward(self, a, b): return a - b
+    def backward(self, g): return g, -g
 
 
 class Mul(Function):
@@ -272,8 +282,7 @@ class Mul(Function):
         self.a, self.b = a, b
         return a * b
 
-    def backward(self, g):
-        return g * self.b, g * self.a
+    def backward(self, g): return g * self.b, g * self.a
 
 
 class Div(Function):
@@ -281,9 +290,7 @@ class Div(Function):
         self.a, self.b = a, b
         return a / b
 
-    def backward(self, g):
-        gb = -g * self.a / (self.b * self.b)
-        return g / self.b, gb
+    def backward(self, g): return g / self.b, -g * self.a / (self.b * self.b)
 
 
 class _WithConstant(Function):
@@ -294,43 +301,27 @@ class _WithConstant(Function):
 
 
 class AddConstant(_WithConstant):
-    """a + c; d/da = 1. (a - c is a + (-c).)"""
-
-    def forward(self, a):
-        return a + self.c
-
-    def backward(self, g):
-        return g
+    """a + c; d/da = 1."""
+    def forward(self, a): return a + self.c
+    def backward(self, g): return g
 
 
 class SubFromConstant(_WithConstant):
     """c - a; d/da = -1."""
-
-    def forward(self, a):
-        return self.c - a
-
-    def backward(self, g):
-        return -g
+    def forward(self, a): return self.c - a
+    def backward(self, g): return -g
 
 
 class MulConstant(_WithConstant):
     """a * c; d/da = c."""
-
-    def forward(self, a):
-        return a * self.c
-
-    def backward(self, g):
-        return g * self.c
+    def forward(self, a): return a * self.c
+    def backward(self, g): return g * self.c
 
 
 class DivConstant(_WithConstant):
     """a / c; d/da = 1 / c."""
-
-    def forward(self, a):
-        return a / self.c
-
-    def backward(self, g):
-        return g / self.c
+    def forward(self, a): return a / self.c
+    def backward(self, g): return g / self.c
 
 
 class ConstantDiv(_WithConstant):
@@ -345,11 +336,8 @@ class ConstantDiv(_WithConstant):
 
 
 class Neg(Function):
-    def forward(self, a):
-        return -a
-
-    def backward(self, g):
-        return -g
+    def forward(self, a): return -a
+    def backward(self, g): return -g
 
 
 class Power(Function):
@@ -516,32 +504,8 @@ def _binary(a, b, general, constant_right, constant_left):
     return general()(a, b)
 
 
-def add(a, b): return _binary(a, b, Add, AddConstant, AddConstant)
-def sub(a, b): return _binary(a, b, Sub, lambda c: AddConstant(-c), SubFromConstant)
-def mul(a, b): return _binary(a, b, Mul, MulConstant, MulConstant)
-def div(a, b): return _binary(a, b, Div, DivConstant, ConstantDiv)
-
-
-def mean(a, axis=None, keepdims=False):
-    """Sum divided by the number of elements summed."""
-    shape = a.shape
-    axes = range(len(shape)) if axis is None else ((axis,) if isinstance(axis, int) else axis)
-    count = 1
-    for ax in axes:
-        count *= shape[ax]
-    return Sum(axis, keepdims)(a) * (1.0 / count)
-
-
-def reshape(a, *shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return Reshape(shape)(a)
-
-
-def transpose(a, *axes):
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = tuple(axes[0])
-    return Transpose(axes or None)(a)
+def _minus(c):
+    return AddConstant(-c)   # a - c is a + (-c)
 
 
 def cat(tensors, axis=0):
