@@ -251,7 +251,7 @@ def pad(x, pads, mode="constant"):
     if mode == "reflect" and (max(left, right) >= w or max(top, bottom) >= h):
         raise ValueError(f"reflect padding {tuple(pads)} needs each pad smaller than the image "
                          f"side it mirrors; the image is {h}x{w}")
-    return Pad((left, right, top, bottom), mode)(x)
+    return faster(Pad, _module(x))((left, right, top, bottom), mode)(x)
 
 
 # --- activations ---------------------------------------------------------------------------

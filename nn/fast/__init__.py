@@ -24,6 +24,8 @@ from ..backend import FAST_ROADS
 from ..modules import call_each
 from ..optim import Adam
 from .batching import call_batched
+from .device import (DeviceConv2d, DeviceConvTranspose2d, DeviceInstanceNormalize, DevicePad,
+                     adam_update_flat)
 from .layers import FastConv2d, FastConvTranspose2d, FastInstanceNormalize, FastLeakyReLU
 from .optim import adam_update_in_place
 
@@ -40,7 +42,16 @@ NUMPY = {
 """The roads taken on NumPy arrays."""
 
 CUPY = dict(NUMPY)
-"""The roads taken on device arrays (CuPy, and the stand-in that counts its launches)."""
+CUPY.update({
+    F.Conv2dFunction: DeviceConv2d,
+    F.ConvTranspose2dFunction: DeviceConvTranspose2d,
+    F.InstanceNormalize: DeviceInstanceNormalize,
+    F.Pad: DevicePad,
+    Adam.update: adam_update_flat,
+})
+"""The roads taken on device arrays (CuPy, and the stand-in that counts its launches): on a
+GPU a step on small images costs about one kernel launch per array operation, so these are
+chosen by launches (nn/fast/device.py)."""
 
 FAST_ROADS["numpy"], FAST_ROADS["device"] = NUMPY, CUPY
 

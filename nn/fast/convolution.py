@@ -354,7 +354,7 @@ def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
     rows, each band's output added into its place."""
     if bands_pay_transposed(x.shape, weight.shape, stride, padding):
         return conv_transpose2d_in_bands(x, weight, stride, padding, output_padding,
-                                               conv_transpose2d_whole)
+                                         conv_transpose2d_whole)
     return conv_transpose2d_whole(x, weight, stride, padding, output_padding)
 
 

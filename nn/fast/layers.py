@@ -18,10 +18,15 @@ __all__ = ["FastConv2d", "FastConvTranspose2d", "FastInstanceNormalize", "FastLe
 
 
 class FastConv2d(Conv2dFunction):
+    # The roads, replaced on a GPU by those of nn/fast/device.py (fewer launches).
+    conv2d = staticmethod(conv2d_array)
+    conv_transpose2d = staticmethod(conv_transpose2d_array)
+    weight_grad = staticmethod(conv2d_weight_grad)
+
     def forward(self, x, weight, bias=None):
         needs = self.needs_input_grad
         saved = {} if needs[1] else None
-        y = conv2d_array(x, weight, self.stride, self.padding, saved)
+        y = self.conv2d(x, weight, self.stride, self.padding, saved)
         self.columns = saved.get("columns") if saved is not None else None
         self.x = x if needs[1] and self.columns is None else None
         self.weight = weight if needs[0] else None
@@ -35,21 +40,25 @@ class FastConv2d(Conv2dFunction):
         gx = gw = gb = None
         if needs[0]:
             extra = lost_rows(x_shape, w_shape, g.shape, self.stride, self.padding)
-            gx = conv_transpose2d_array(g, self.weight, self.stride, self.padding, extra)
+            gx = self.conv_transpose2d(g, self.weight, self.stride, self.padding, extra)
         if needs[1]:
-            gw = conv2d_weight_grad(self.x, g, w_shape[2:], self.stride, self.padding,
-                                    self.columns)
+            gw = self.weight_grad(self.x, g, w_shape[2:], self.stride, self.padding,
+                                  self.columns)
         if len(needs) > 2 and needs[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
 
 class FastConvTranspose2d(ConvTranspose2dFunction):
+    conv2d = staticmethod(conv2d_array)
+    conv_transpose2d = staticmethod(conv_transpose2d_array)
+    weight_grad = staticmethod(conv2d_weight_grad)
+
     def forward(self, x, weight, bias=None):
         self.x = x if self.needs_input_grad[1] else None
         self.weight = weight if self.needs_input_grad[0] else None
         self.kernel_size = weight.shape[2:]
-        y = conv_transpose2d_array(x, weight, self.stride, self.padding, self.output_padding)
+        y = self.conv_transpose2d(x, weight, self.stride, self.padding, self.output_padding)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
         return y
@@ -58,9 +67,9 @@ class FastConvTranspose2d(ConvTranspose2dFunction):
         needs = self.needs_input_grad
         gx = gw = gb = None
         if needs[0]:
-            gx = conv2d_array(g, self.weight, self.stride, self.padding)
+            gx = self.conv2d(g, self.weight, self.stride, self.padding)
         if needs[1]:
-            gw = conv2d_weight_grad(g, self.x, self.kernel_size, self.stride, self.padding)
+            gw = self.weight_grad(g, self.x, self.kernel_size, self.stride, self.padding)
         if len(needs) > 2 and needs[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
