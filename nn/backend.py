@@ -85,10 +85,8 @@ def load_cupy():
         import cupy
     except ImportError as e:
         raise RuntimeError(
-            "--gpu needs CuPy, which is not installed. Install the build for your CUDA version "
-            "(nvidia-smi shows it): pip install cupy-cuda12x for CUDA 12 (or: pip install -e "
-            "'.[gpu]'), pip install cupy-cuda13x for CUDA 13 (or: pip install -e "
-            "'.[gpu-cuda13]')") from e
+            "--gpu needs CuPy, which is not installed. Install the build for your CUDA version: "
+            "pip install cupy-cuda12x (CUDA 12) or pip install cupy-cuda13x (CUDA 13)") from e
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError, or a missing driver library
