@@ -51,16 +51,22 @@ def conv_transpose2d_gathered(x, weight, stride, padding, output_padding=(0, 0))
     x: (N, C_in, H, W), weight: (C_in, C_out, KH, KW) -> (N, C_out, OH, OW). A padding of K
     or more (which crops more than the kernel adds) takes the host's road.
     """
+    kh, kw = weight.shape[2:]
+    if padding[0] > kh - 1 or padding[1] > kw - 1:
+        return conv_transpose2d_array(x, weight, stride, padding, output_padding)
+    if bands_pay_transposed(x.shape, weight.shape, stride, padding):
+        return conv_transpose2d_in_bands(x, weight, stride, padding, output_padding,
+                                         _conv_transpose2d_spread)
+    return _conv_transpose2d_spread(x, weight, stride, padding, output_padding)
+
+
+def _conv_transpose2d_spread(x, weight, stride, padding, output_padding):
+    """``conv_transpose2d_gathered`` in one piece (K - 1 - P >= 0 on both axes)."""
     xp = get_array_module(x)
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
     (sh, sw), (ph, pw), (oph, opw) = stride, padding, output_padding
     top, left = kh - 1 - ph, kw - 1 - pw
-    if top < 0 or left < 0:
-        return conv_transpose2d_array(x, weight, stride, padding, output_padding)
-    if bands_pay_transposed(x.shape, weight.shape, stride, padding):
-        return conv_transpose2d_in_bands(x, weight, stride, padding, output_padding,
-                                         conv_transpose2d_gathered)
     spread = xp.zeros((n, c_in, (h - 1) * sh + 1 + 2 * top + oph,
                        (w - 1) * sw + 1 + 2 * left + opw), dtype=x.dtype)
     spread[:, :, top:top + (h - 1) * sh + 1:sh, left:left + (w - 1) * sw + 1:sw] = x
