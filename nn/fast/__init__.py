@@ -6,13 +6,19 @@ the tables below replaces one of those definitions, on host (NumPy) or device (C
 by a road to the same result in another order of arithmetic; each is tested equal to the
 plain definition in float64. The core asks for a road with ``nn.backend.faster(plain, xp)``.
 
-    plain definition                    fast road                  file
-    F.Conv2dFunction                    FastConv2d                 layers.py, convolution.py
-    F.ConvTranspose2dFunction           FastConvTranspose2d        layers.py, convolution.py
-    F.InstanceNormalize                 FastInstanceNormalize      layers.py
-    F.LeakyReLUFunction                 FastLeakyReLU              layers.py
-    nn.optim.Adam.update                adam_update_in_place       optim.py
-    nn.call_each                        call_batched               batching.py
+    plain definition           on NumPy (NUMPY)        on CuPy (CUPY)           files
+    F.Conv2dFunction           FastConv2d              DeviceConv2d             layers.py,
+    F.ConvTranspose2dFunction  FastConvTranspose2d     DeviceConvTranspose2d    convolution.py,
+                                                                                device.py
+    F.InstanceNormalize        FastInstanceNormalize   DeviceInstanceNormalize
+    F.LeakyReLUFunction        FastLeakyReLU           FastLeakyReLU            layers.py
+    F.Pad                      (plain)                 DevicePad                device.py
+    nn.optim.Adam.update       adam_update_in_place    adam_update_flat         optim.py, device.py
+    nn.call_each               call_batched            call_batched             batching.py
+
+The host's roads are chosen by the bytes they move (on NumPy the time of a convolution
+follows them), the device's by kernel launches (on a GPU a step on small images costs about
+one launch per array operation, whatever its size).
 
 The layer is on from ``import nn``; ``nn.fast.enabled(False)`` turns it off (every op then
 runs its plain definition), and ``with nn.fast.disabled():`` turns it off for a block.
