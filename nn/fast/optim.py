@@ -20,12 +20,13 @@ def adam_update_in_place(opt):
     sqrt_correction = (1 - b2 ** t) ** 0.5
     alpha = opt.lr * sqrt_correction / (1 - b1 ** t)
     eps = opt.eps * sqrt_correction
+    buffers = _scratch.setdefault(opt, {})
     for p, m, v in zip(opt.params, opt.m, opt.v):
         if p.grad is None:
             continue
         g = p.grad
         xp = get_array_module(g)
-        tmp = _scratch_like(opt, p.data)
+        tmp = _scratch_like(buffers, opt.params, p.data)
         m *= b1
         xp.multiply(g, 1 - b1, out=tmp)
         m += tmp
@@ -40,14 +41,13 @@ def adam_update_in_place(opt):
         p.data -= tmp
 
 
-def _scratch_like(opt, like):
+def _scratch_like(buffers, params, like):
     """A scratch array shaped like ``like``: a view of one buffer per dtype and device, as
-    large as the optimizer's largest parameter, reused by every parameter in turn."""
+    large as the largest of ``params``, reused by every parameter in turn."""
     xp = get_array_module(like)
-    buffers = _scratch.setdefault(opt, {})
     key = (xp.__name__, like.dtype.str)
     buf = buffers.get(key)
     if buf is None or buf.size < like.size:
-        largest = max(p.data.size for p in opt.params)
+        largest = max(p.data.size for p in params)
         buf = buffers[key] = xp.empty(max(largest, like.size), dtype=like.dtype)
     return buf[:like.size].reshape(like.shape)
