@@ -19,7 +19,6 @@ import numpy as np
 
 import nn
 import nn.functional as F
-from nn.ops import cat
 from nn.backend import get_array_module, resolve_device, to_device, to_host
 from nn.state import check_state_dict, rng_state, set_rng_state, strip_prefix
 
@@ -136,18 +135,12 @@ def gan_loss(prediction, target_is_real):
 def discriminator_loss(D, real, fake):
     """0.5 * (MSE(D(real), 1) + MSE(D(fake), 0)); halved to slow D down relative to G.
 
-    fake is detached: the discriminator's loss never reaches the generator. Real and fake
-    images of one size are judged in one call, D([real, fake]), whose halves are the two
-    calls' results (D treats the images of a batch apart; only the rounding order differs):
-    one pass over twice the columns is faster than two, and each weight gradient is one
-    matmul.
+    fake is detached: the discriminator's loss never reaches the generator. (The fast layer
+    judges real and fake images of one size in one call, D([real, fake]).)
     """
     fake = fake.detach() if isinstance(fake, nn.Tensor) else nn.Tensor(fake)
-    if real.shape[1:] != fake.shape[1:]:
-        return (gan_loss(D(real), True) + gan_loss(D(fake), False)) * 0.5
-    judged = D(cat([real, fake]))
-    n = real.shape[0]
-    return (gan_loss(judged[:n], True) + gan_loss(judged[n:], False)) * 0.5
+    judged_real, judged_fake = nn.call_each([(D, real), (D, fake)])
+    return (gan_loss(judged_real, True) + gan_loss(judged_fake, False)) * 0.5
 
 
 # --- the image history -----------------------------------------------------------------------
@@ -303,36 +296,23 @@ class CycleGAN:
 
         Returns (loss_G, {"G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B": 0-d Tensors},
         fake_A, fake_B) with fake_B = G_A(real_A) and fake_A = G_B(real_B).
-
-        The official code makes six generator calls: fake_B = G_A(a), rec_A = G_B(fake_B),
-        fake_A = G_B(b), rec_B = G_A(fake_A), and the identities G_A(b), G_B(a). Here the
-        calls of one generator whose inputs are ready go together as one batch:
-        G_A([a, b]) gives fake_B and G_A(b), G_B([b, a]) gives fake_A and G_B(a); the two
-        reconstructions follow. Every layer treats the images of a batch apart (instance
-        norm is per image), so the results are the same sums in another rounding order; but
-        four calls on twice the columns make larger, faster matmuls, and each weight
-        gradient is one matmul over both images instead of two.
         """
-        idt_A = idt_B = None
-        n_A, n_B = real_A.shape[0], real_B.shape[0]
-        if self.lambda_identity > 0 and real_A.shape[1:] == real_B.shape[1:]:
-            fake_B_idt_A = self.G_A(cat([real_A, real_B]))
-            fake_A_idt_B = self.G_B(cat([real_B, real_A]))
-            fake_B, idt_A = fake_B_idt_A[:n_A], fake_B_idt_A[n_A:]
-            fake_A, idt_B = fake_A_idt_B[:n_B], fake_A_idt_B[n_B:]
-        else:  # images of different sizes cannot share a batch
-            fake_B, fake_A = self.G_A(real_A), self.G_B(real_B)
-        rec_A = self.G_B(fake_B)
-        rec_B = self.G_A(fake_A)
+        G_A, G_B, identity = self.G_A, self.G_B, self.lambda_identity > 0
+        # The official code's six generator calls. The four on real images do not wait for
+        # one another: nn.call_each makes them one by one, or (the fast layer) those of one
+        # generator as one call on their batch.
+        calls = [(G_A, real_A), (G_B, real_B), (G_A, real_B), (G_B, real_A)]
+        fake_B, fake_A, *identities = nn.call_each(calls if identity else calls[:2])
+        rec_A = G_B(fake_B)   # A -> B -> A
+        rec_B = G_A(fake_A)   # B -> A -> B
         losses = {"G_A": gan_loss(self.D_A(fake_B), True),
                   "G_B": gan_loss(self.D_B(fake_A), True),
                   "cycle_A": F.l1_loss(rec_A, real_A) * self.lambda_A,
                   "cycle_B": F.l1_loss(rec_B, real_B) * self.lambda_B}
         loss_G = losses["G_A"] + losses["G_B"] + losses["cycle_A"] + losses["cycle_B"]
-        if self.lambda_identity > 0:
+        if identity:
             # G_A should leave an image that is already in domain B alone, and G_B likewise.
-            if idt_A is None:
-                idt_A, idt_B = self.G_A(real_B), self.G_B(real_A)
+            idt_A, idt_B = identities
             losses["idt_A"] = F.l1_loss(idt_A, real_B) * (self.lambda_B * self.lambda_identity)
             losses["idt_B"] = F.l1_loss(idt_B, real_A) * (self.lambda_A * self.lambda_identity)
             loss_G = loss_G + losses["idt_A"] + losses["idt_B"]

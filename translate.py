@@ -175,7 +175,7 @@ def estimate_translation_memory(height, width, ngf=64, n_blocks=9, input_nc=3, o
     """Estimated peak resident memory, in bytes, of translating one height x width image with a
     ResnetGenerator(input_nc, output_nc, ngf, n_blocks) in float32 without a graph, as
     translate.py does it (``nn.no_grad``: a large convolution runs in bands of rows and
-    builds at most B = ``nn.convolution_roads.BAND_NUMBERS`` numbers on the way).
+    builds at most B = ``nn.fast.convolution.BAND_NUMBERS`` numbers on the way).
 
     With P = H*W pixels (sides padded to multiples of 4), A = 4*ngf*(H + 6)*(W + 6) bytes,
     one full-resolution activation of ngf channels (as padded before the last layer), and
@@ -201,7 +201,7 @@ def estimate_translation_memory(height, width, ngf=64, n_blocks=9, input_nc=3, o
     the other measurements, from 7% below to 23% above. A caller compares it with the memory
     the machine has free before starting, and suggests --resize when it does not fit.
     """
-    from nn.convolution_roads import BAND_NUMBERS
+    from nn.fast.convolution import BAND_NUMBERS
 
     h, w = height + (-height % 4), width + (-width % 4)
     pixels = h * w

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_step.py [--config A|B|C|all] [--rounds 5] [--per-round 3]
     python benchmarks/bench_step.py --baseline ../other-checkout --no-torch   # before/after
+    python benchmarks/bench_step.py --plain      # also ours with the fast layer off
 
 A step is the official update: G_A, G_B forward (fake, reconstruction, identity), the
 generator loss (LSGAN + cycle L1 + identity L1) and its backward with the discriminators
@@ -10,7 +11,7 @@ fake images, their backward and one Adam step. Configurations (ngf/ndf/n_blocks,
 
     A  64/64/6, 64px, batch 1     B  32/32/6, 64px, batch 1     C  16/16/3, 32px, batch 4
 
-Our step batches the calls of one network whose inputs are ready (G_A on real A and real B
+Our step (with nn's fast layer on, as by default) batches the calls of one network whose inputs are ready (G_A on real A and real B
 at once, likewise G_B; each discriminator on real and fake at once); the official code calls
 them one by one. PyTorch runs twice, in two twins: "torch" follows the official code call by
 call, "torch-batched" groups the calls as ours does, so both ratios are printed: against
@@ -78,7 +79,9 @@ def step_flops(ngf, ndf, n_blocks, size, batch):
 
 # --- the two workers ---------------------------------------------------------------------------
 
-def ours_step(ngf, ndf, n_blocks, size, batch, keep_memory):
+def ours_step(ngf, ndf, n_blocks, size, batch, keep_memory, fast=True):
+    import nn
+    nn.fast.enabled(fast)
     if keep_memory:
         from nn.memory import keep_freed_memory
         keep_freed_memory()
@@ -177,8 +180,9 @@ def worker(args):
     """Build one framework's step, then answer "run K" lines with K step times (JSON), and
     "peak" with this process's peak resident memory in MiB."""
     config = CONFIGS[args.config]
-    if args.worker == "ours":
-        step = ours_step(*config, keep_memory=not args.fresh_pages)
+    if args.worker in ("ours", "ours-plain"):
+        step = ours_step(*config, keep_memory=not args.fresh_pages,
+                         fast=args.worker == "ours")
     else:
         step = torch_step(*config, batched=args.worker == "torch-batched")
     serve(step, args.settle)
@@ -200,6 +204,8 @@ def run_config(name, args, rate, torch_available):
     if args.baseline:  # our step from another checkout, in the same rounds
         script = os.path.join(args.baseline, "benchmarks", "bench_step.py")
         workers["baseline"] = start_worker("ours", args, script)
+    if args.plain:  # our step with the fast layer off: the plain road
+        workers["ours-plain"] = start_worker("ours-plain", args)
     if torch_available:
         workers["torch"] = start_worker("torch", args)
         workers["torch-batched"] = start_worker("torch-batched", args)
@@ -214,10 +220,12 @@ def run_config(name, args, rate, torch_available):
         ratio = statistics.median(times["ours"]) / statistics.median(times["baseline"])
         print(f"  ours/baseline: time {ratio:.3f}")
     if torch_available:
-        ours = statistics.median(times["ours"])
-        for k, label in (("torch", "official call by call"), ("torch-batched", "batched as ours")):
-            print(f"  ours/PyTorch ({label}): time {ours / statistics.median(times[k]):.2f}, "
-                  f"memory {peaks['ours'] / peaks[k]:.2f}")
+        for mine in [k for k in ("ours", "ours-plain") if k in workers]:
+            ours = statistics.median(times[mine])
+            for k, label in (("torch", "official call by call"),
+                             ("torch-batched", "batched as ours")):
+                print(f"  {mine}/PyTorch ({label}): time {ours / statistics.median(times[k]):.2f}, "
+                      f"memory {peaks[mine] / peaks[k]:.2f}")
 
 
 def main():
@@ -226,7 +234,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per framework")
     parser.add_argument("--per-round", type=int, default=3, help="timed steps per round")
     parser.add_argument("--settle", type=float, default=0.1, help=argparse.SUPPRESS)
-    parser.add_argument("--worker", choices=["ours", "torch", "torch-batched"],
+    parser.add_argument("--worker", choices=["ours", "ours-plain", "torch", "torch-batched"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--fresh-pages", action="store_true",
                         help="leave malloc's defaults (see nn/memory.py)")
@@ -234,6 +242,8 @@ def main():
                         help="also time our step as another checkout of the project (DIR) has it, "
                              "in the same alternating rounds, and print the ratio")
     parser.add_argument("--no-torch", action="store_true", help="leave the PyTorch twins out")
+    parser.add_argument("--plain", action="store_true",
+                        help="also time our step with nn's fast layer off (nn.fast.enabled(False))")
     args = parser.parse_args()
     if args.worker:
         return worker(args)

@@ -5,7 +5,8 @@
 Every Function's forward and backward, the convolution kernels inside them, Adam's step and
 the autograd engine's own walk are wrapped, for the duration of this script only, by a
 timer that books each call's *exclusive* time (its own, less that of the wrapped calls
-inside it) under a label such as "Conv2d.backward > conv2d_weight_grad". Nothing in nn
+inside it) under a label such as "FastConv2d.backward > weight_grad" (the fast layer's
+roads, as the step runs by default). Nothing in nn
 changes when this script is not running: the wrappers are installed here and removed after.
 The table lists the labels by time, then the totals per kind (convolution forward, input
 gradient, weight gradient, instance norm, padding, elementwise, Adam, ...).
@@ -18,21 +19,24 @@ from common import threads  # noqa: F401  (puts the repository on sys.path)
 from bench_step import CONFIGS, ours_step
 
 import nn
-import nn.functional
+import nn.fast.layers
 import nn.optim
 from nn.tensor import Function, Tensor
 
-KERNELS = ["conv2d_array", "conv_transpose2d_array", "conv2d_weight_grad"]
+KERNELS = ["conv2d", "conv_transpose2d", "weight_grad"]   # the fast convolutions' roads
 KIND = {  # (Function class, phase, kernel) -> kind; a class alone covers all its phases
-    ("Conv2d", "forward", "conv2d_array"): "conv forward",
-    ("Conv2d", "backward", "conv_transpose2d_array"): "conv input-grad",
-    ("Conv2d", "backward", "conv2d_weight_grad"): "conv weight-grad",
-    ("ConvTranspose2d", "forward", "conv_transpose2d_array"): "conv forward",
-    ("ConvTranspose2d", "backward", "conv2d_array"): "conv input-grad",
-    ("ConvTranspose2d", "backward", "conv2d_weight_grad"): "conv weight-grad",
-    "Conv2d": "conv bias and glue", "ConvTranspose2d": "conv bias and glue",
-    "InstanceNormalize": "instance norm", "Pad": "padding",
-    "LeakyReLU": "activations", "Tanh": "activations", "Sigmoid": "activations",
+    ("FastConv2d", "forward", "conv2d"): "conv forward",
+    ("FastConv2d", "backward", "conv_transpose2d"): "conv input-grad",
+    ("FastConv2d", "backward", "weight_grad"): "conv weight-grad",
+    ("FastConvTranspose2d", "forward", "conv_transpose2d"): "conv forward",
+    ("FastConvTranspose2d", "backward", "conv2d"): "conv input-grad",
+    ("FastConvTranspose2d", "backward", "weight_grad"): "conv weight-grad",
+    "FastConv2d": "conv bias and glue", "FastConvTranspose2d": "conv bias and glue",
+    "FastInstanceNormalize": "instance norm", "Pad": "padding",
+    "FastLeakyReLU": "activations", "TanhFunction": "activations",
+    "SigmoidFunction": "activations", "AddConstant": "elementwise arithmetic",
+    "SubFromConstant": "elementwise arithmetic", "MulConstant": "elementwise arithmetic",
+    "DivConstant": "elementwise arithmetic", "ConstantDiv": "elementwise arithmetic",
     "Add": "elementwise arithmetic", "Sub": "elementwise arithmetic",
     "Mul": "elementwise arithmetic", "Div": "elementwise arithmetic",
     "Neg": "elementwise arithmetic", "Power": "elementwise arithmetic",
@@ -55,13 +59,14 @@ class Profiler:
 
     def wrap(self, owner, name, label):
         original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        function = original.__func__ if isinstance(original, staticmethod) else original
 
         def timed(*args, **kwargs):
             key = label() if callable(label) else label
             self.stack.append([key, 0.0])
             start = time.perf_counter()
             try:
-                return original(*args, **kwargs)
+                return function(*args, **kwargs)
             finally:
                 elapsed = time.perf_counter() - start
                 _, inner = self.stack.pop()
@@ -70,18 +75,20 @@ class Profiler:
                 if self.stack:
                     self.stack[-1][1] += elapsed
         self.patched.append((owner, name, original))
-        setattr(owner, name, timed)
+        setattr(owner, name, staticmethod(timed) if isinstance(original, staticmethod)
+                else timed)
 
     def install(self):
         for cls in _subclasses(Function):
             for phase in ("forward", "backward"):
                 if phase in cls.__dict__:
                     self.wrap(cls, phase, (cls.__name__, phase))
-        for kernel in KERNELS:
-            # The kernel's label names the Function phase it runs in.
-            self.wrap(nn.functional, kernel,
-                      lambda kernel=kernel: (*self.stack[-1][0][:2], kernel) if self.stack
-                      else ("", "", kernel))
+        for cls in (nn.fast.layers.FastConv2d, nn.fast.layers.FastConvTranspose2d):
+            for kernel in KERNELS:
+                # The kernel's label names the Function phase it runs in.
+                self.wrap(cls, kernel,
+                          lambda kernel=kernel: (*self.stack[-1][0][:2], kernel) if self.stack
+                          else ("", "", kernel))
         self.wrap(nn.optim.Adam, "step", ("Adam", "step"))
         self.wrap(Tensor, "backward", ("Tensor", "backward"))
         self.wrap(Function, "__call__", ("Function", "__call__"))

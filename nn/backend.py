@@ -4,12 +4,27 @@ Every op asks its inputs which array module they belong to, ``xp = get_array_mod
 and then calls ``xp.matmul``, ``xp.empty`` and so on. The device therefore follows the data:
 nothing here is global, and no op names NumPy. This file is the only place in ``nn`` that
 imports NumPy by name, as the module of host arrays and Python scalars.
+
+It is also where an op learns whether a faster road to its result is to be taken:
+``faster(plain, xp)`` returns ``plain`` (a Function class or a function) or the road that the
+fast layer, ``nn/fast/``, registered for it on arrays of module ``xp``. With the fast layer
+off (``nn.fast.enabled(False)``) every op runs its plain definition.
 """
 import sys
 
 import numpy
 
-__all__ = ["get_array_module", "to_host", "to_device", "resolve_device", "load_cupy"]
+__all__ = ["get_array_module", "to_host", "to_device", "resolve_device", "load_cupy", "faster"]
+
+FAST_ROADS = {"on": True, "numpy": {}, "device": {}}
+"""Filled by nn/fast: for host (NumPy) and for device (CuPy) arrays, {plain: faster road}."""
+
+
+def faster(plain, xp):
+    """The fast layer's road to ``plain``'s result on arrays of ``xp``, or ``plain`` itself."""
+    if not FAST_ROADS["on"]:
+        return plain
+    return FAST_ROADS["numpy" if xp is numpy else "device"].get(plain, plain)
 
 
 def get_array_module(*arrays):
@@ -70,8 +85,8 @@ def load_cupy():
         import cupy
     except ImportError as e:
         raise RuntimeError(
-            "--gpu needs CuPy, which is not installed. Install the build for your CUDA version, "
-            "for example: pip install cupy-cuda12x  (or: pip install -e '.[gpu]')") from e
+            "--gpu needs CuPy, which is not installed. Install the build for your CUDA version: "
+            "pip install cupy-cuda12x (CUDA 12) or pip install cupy-cuda13x (CUDA 13)") from e
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError, or a missing driver library

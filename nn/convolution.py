@@ -1,31 +1,26 @@
 """Convolution and transposed convolution on raw arrays: the kernels behind ``F.conv2d``.
 
-Read from the top: first the plain definitions, as the lessons on convolution build them,
+The plain definitions, as the lessons on convolution build them:
 
     conv2d            im2col (every receptive field as a column, a strided view), then one
                       matmul: (C_out, C_in*KH*KW) @ (C_in*KH*KW, N*OH*OW);
     conv_transpose2d  its adjoint, and so conv2d's input gradient: multiply by the weight
                       transposed, then col2im (add every column back onto the pixels it came
                       from), then crop the padding;
-    weight gradient   one more matmul with the same im2col columns;
-
-then, at the end, the three functions ``F.conv2d`` and ``F.conv_transpose2d`` call
-(``conv2d_array``, ``conv_transpose2d_array``, ``conv2d_weight_grad``). Each runs the plain
-definition unless one of the faster roads in ``nn/convolution_roads.py`` applies; every road
-computes the same sums in another order, and a test checks it equal to the plain one.
+    weight gradient   one more matmul with the same im2col columns.
 
 The two operations are each other's adjoint, so each backward pass is the other's forward:
 
     grad of conv2d wrt its input           = conv_transpose2d of the output gradient
     grad of conv_transpose2d wrt its input = conv2d of the output gradient
+
+Faster roads to the same sums (row bands, scatter, long rows, ...) are in nn/fast/.
 """
 from .backend import get_array_module
-from . import convolution_roads as roads
 
 __all__ = ["pair", "output_size", "transposed_output_size", "pad_zeros", "im2col",
-           "im2col_matrix", "channels_first", "channels_outer", "col2im", "conv2d_plain", "conv_transpose2d_plain", "conv2d_weight_grad_plain",
-           "conv2d_array", "conv2d_whole", "conv_transpose2d_array", "conv_transpose2d_whole",
-           "conv2d_weight_grad"]
+           "im2col_matrix", "channels_first", "channels_outer", "col2im", "conv2d_plain",
+           "conv_transpose2d_plain", "conv2d_weight_grad_plain"]
 
 
 def pair(v):
@@ -104,20 +99,17 @@ def channels_outer(x):
     return x.transpose(1, 0, 2, 3).reshape(c, n * h * w)
 
 
-def conv2d_plain(x, weight, stride, padding, saved=None):
+def conv2d_plain(x, weight, stride, padding):
     """y[n, o, y, z] = sum over c, i, j of weight[o, c, i, j] * xpad[n, c, y*SH + i, z*SW + j].
 
     x: (N, C_in, H, W), weight: (C_out, C_in, KH, KW) -> (N, C_out, OH, OW)
     with OH = floor((H + 2*PH - KH) / SH) + 1, and likewise OW.
-    im2col, then one matmul (C_out, C_in*KH*KW) @ (C_in*KH*KW, N*OH*OW). ``saved``, a dict,
-    receives saved["columns"], the im2col matrix, for a weight gradient to use again.
+    im2col, then one matmul (C_out, C_in*KH*KW) @ (C_in*KH*KW, N*OH*OW).
     """
     c_out, c_in, kh, kw = weight.shape
     n, _, h, w = x.shape
     oh, ow = output_size(h, kh, stride[0], padding[0]), output_size(w, kw, stride[1], padding[1])
     cols = im2col_matrix(x, kh, kw, stride, padding)
-    if saved is not None:
-        saved["columns"] = cols
     y = weight.reshape(c_out, c_in * kh * kw) @ cols
     return channels_first(y, n, oh, ow)
 
@@ -179,61 +171,3 @@ def conv2d_weight_grad_plain(x, grad_out, kernel_size, stride, padding):
     cols = im2col_matrix(x, kh, kw, stride, padding, oh, ow)     # (C_in*KH*KW, N*OH*OW)
     gw = channels_outer(grad_out) @ cols.T                        # (C_out, C_in*KH*KW)
     return gw.reshape(c_out, x.shape[1], kh, kw)
-
-
-# --- what F.conv2d and F.conv_transpose2d run: the plain road unless a faster one applies ------
-
-def conv2d_array(x, weight, stride, padding, saved=None):
-    """conv2d (see ``conv2d_plain``): x (N, C_in, H, W), weight (C_out, C_in, KH, KW)
-    -> (N, C_out, OH, OW).
-
-    ``saved``, a dict, is given when a weight gradient will follow: it receives
-    saved["columns"] when the plain road built them. Without it (no graph, or a frozen
-    weight) a large convolution runs in bands of output rows, so that its memory is bounded
-    by the output, not by im2col.
-    """
-    if saved is None and roads.bands_pay_conv2d(x.shape, weight.shape, stride, padding):
-        return roads.conv2d_in_bands(x, weight, stride, padding, conv2d_whole)
-    return conv2d_whole(x, weight, stride, padding, saved)
-
-
-def conv2d_whole(x, weight, stride, padding, saved=None):
-    """conv2d in one piece: by scatter when that builds the smaller array, else plain."""
-    if roads.scatter_pays(x.shape, weight.shape, stride, padding):
-        return roads.conv2d_by_scatter(x, weight, padding)
-    return conv2d_plain(x, weight, stride, padding, saved)
-
-
-def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
-    """conv_transpose2d (see ``conv_transpose2d_plain``): x (N, C_in, H, W),
-    weight (C_in, C_out, KH, KW) -> (N, C_out, OH, OW). A large one runs in bands of input
-    rows, each band's output added into its place."""
-    if roads.bands_pay_transposed(x.shape, weight.shape, stride, padding):
-        return roads.conv_transpose2d_in_bands(x, weight, stride, padding, output_padding,
-                                               conv_transpose2d_whole)
-    return conv_transpose2d_whole(x, weight, stride, padding, output_padding)
-
-
-def conv_transpose2d_whole(x, weight, stride, padding, output_padding=(0, 0)):
-    """conv_transpose2d in one piece. Stride 1: as a convolution by the flipped kernel when
-    that gathers fewer numbers than spreading scatters, else spread in long rows. A larger
-    stride: add each kernel offset straight into the cropped output."""
-    if roads.flipped_kernel_pays(x.shape, weight.shape, stride, padding):
-        return roads.conv_transpose2d_by_flipped_kernel(x, weight, padding, conv2d_array)
-    if tuple(stride) == (1, 1):
-        return roads.conv_transpose2d_in_long_rows(x, weight, padding)
-    return roads.conv_transpose2d_into_crop(x, weight, stride, padding, output_padding)
-
-
-def conv2d_weight_grad(x, grad_out, kernel_size, stride, padding, columns=None):
-    """The weight gradient (see ``conv2d_weight_grad_plain``): x (N, C_in, H, W),
-    grad_out (N, C_out, OH, OW) -> (C_out, C_in, KH, KW).
-
-    ``columns``: forward's im2col matrix of x (``conv2d_array(..., saved=)``), multiplied
-    again instead of built again; x may then be None.
-    """
-    if columns is not None:
-        return roads.weight_grad_from_saved_columns(columns, grad_out, kernel_size)
-    if roads.shifted_gradient_pays(x.shape, grad_out.shape, stride, padding):
-        return roads.weight_grad_by_shifted_gradient(x, grad_out, kernel_size, padding)
-    return conv2d_weight_grad_plain(x, grad_out, kernel_size, stride, padding)

@@ -3,13 +3,18 @@
 All images are (N, C, H, W). Each op is a Function (forward on arrays, backward from the
 output gradient) or a composition of Tensor operations, whose gradient then comes for free.
 """
-from .backend import get_array_module, to_device, to_host
-from .convolution import (pair, output_size, conv2d_array, conv_transpose2d_array,
-                          conv2d_weight_grad)
+from .backend import faster, get_array_module, to_device, to_host
+from .convolution import (pair, output_size, conv2d_plain, conv_transpose2d_plain,
+                          conv2d_weight_grad_plain)
 from .tensor import Function, Tensor
 
 __all__ = ["linear", "conv2d", "conv_transpose2d", "instance_norm", "pad", "relu", "leaky_relu",
            "tanh", "sigmoid", "mse_loss", "l1_loss", "cross_entropy"]
+
+
+def _module(x):
+    """The array module of a Tensor's or an array's data."""
+    return get_array_module(x.data if isinstance(x, Tensor) else x)
 
 
 def _check_image(x, name, channels=None):
@@ -49,64 +54,63 @@ def linear(x, weight, bias=None):
 
 # --- convolution ---------------------------------------------------------------------------
 
-class Conv2d(Function):
+class Conv2dFunction(Function):
+    """The autograd Function of ``conv2d``: forward and both backward passes are the plain
+    definitions of nn/convolution.py (conv2d's input gradient is conv_transpose2d)."""
+
     def __init__(self, stride, padding):
         self.stride, self.padding = stride, padding
 
     def forward(self, x, weight, bias=None):
-        # Keep only what backward will read: for the weight gradient the im2col columns that
-        # forward built anyway (building them again costs a tenth of the layer), else x; the
-        # weight for x's gradient.
-        saved = {} if self.needs_input_grad[1] else None
-        y = conv2d_array(x, weight, self.stride, self.padding, saved)
-        self.columns = saved.get("columns") if saved is not None else None
-        self.x = x if self.needs_input_grad[1] and self.columns is None else None
-        self.weight = weight if self.needs_input_grad[0] else None
-        self.shapes = x.shape, weight.shape
-        if bias is not None:
-            y += bias.reshape(1, -1, 1, 1)
-        return y
-
-    def backward(self, g):
-        x, w, (sh, sw), (ph, pw) = self.x, self.weight, self.stride, self.padding
-        (_, _, h, wd), (_, _, kh, kw) = self.shapes
-        oh, ow = g.shape[2:]
-        needs = self.needs_input_grad
-        gx = gw = gb = None
-        if needs[0]:
-            # conv2d drops the rows that do not fill a whole stride; output_padding restores them.
-            extra = (h - ((oh - 1) * sh - 2 * ph + kh), wd - ((ow - 1) * sw - 2 * pw + kw))
-            gx = conv_transpose2d_array(g, w, self.stride, self.padding, extra)
-        if needs[1]:
-            gw = conv2d_weight_grad(x, g, (kh, kw), self.stride, self.padding, self.columns)
-        if len(needs) > 2 and needs[2]:
-            gb = g.sum(axis=(0, 2, 3))
-        return gx, gw, gb
-
-
-class ConvTranspose2d(Function):
-    def __init__(self, stride, padding, output_padding):
-        self.stride, self.padding, self.output_padding = stride, padding, output_padding
-
-    def forward(self, x, weight, bias=None):
-        self.x = x if self.needs_input_grad[1] else None  # as in Conv2d: only what is used
-        self.weight = weight if self.needs_input_grad[0] else None
-        self.kernel_size = weight.shape[2:]
-        y = conv_transpose2d_array(x, weight, self.stride, self.padding, self.output_padding)
+        self.x, self.weight = x, weight
+        y = conv2d_plain(x, weight, self.stride, self.padding)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)  # y is a fresh array: add in place
         return y
 
     def backward(self, g):
-        x, w = self.x, self.weight
-        needs = self.needs_input_grad
+        x, w, needs = self.x, self.weight, self.needs_input_grad
         gx = gw = gb = None
         if needs[0]:
-            gx = conv2d_array(g, w, self.stride, self.padding)
+            gx = conv_transpose2d_plain(g, w, self.stride, self.padding,
+                                        lost_rows(x.shape, w.shape, g.shape, self.stride,
+                                                  self.padding))
         if needs[1]:
-            # The same contraction as conv2d's weight gradient with the two tensors exchanged:
+            gw = conv2d_weight_grad_plain(x, g, w.shape[2:], self.stride, self.padding)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def lost_rows(x_shape, w_shape, y_shape, stride, padding):
+    """The rows and columns at the bottom and right of x that no output of conv2d reads (it
+    drops what does not fill a whole stride): conv_transpose2d's output_padding restores them."""
+    return tuple(size - ((out - 1) * s - 2 * p + k) for size, out, k, s, p in
+                 zip(x_shape[2:], y_shape[2:], w_shape[2:], stride, padding))
+
+
+class ConvTranspose2dFunction(Function):
+    """The autograd Function of ``conv_transpose2d``; its input gradient is conv2d."""
+
+    def __init__(self, stride, padding, output_padding):
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        y = conv_transpose2d_plain(x, weight, self.stride, self.padding, self.output_padding)
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, g):
+        x, w, needs = self.x, self.weight, self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = conv2d_plain(g, w, self.stride, self.padding)
+        if needs[1]:
+            # conv2d's weight gradient with the two tensors exchanged:
             # gw[c, o, i, j] = sum x[n, c, y, z] * gpad[n, o, y*S + i, z*S + j].
-            gw = conv2d_weight_grad(g, x, self.kernel_size, self.stride, self.padding)
+            gw = conv2d_weight_grad_plain(g, x, w.shape[2:], self.stride, self.padding)
         if len(needs) > 2 and needs[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
@@ -127,7 +131,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         if output_size(size, k, s, p) < 1:
             raise ValueError(f"conv2d: input {tuple(x.shape)} padded by {padding} is smaller than "
                              f"the kernel {tuple(weight.shape[2:])}")
-    fn = Conv2d(stride, padding)
+    fn = faster(Conv2dFunction, _module(x))(stride, padding)
     return fn(x, weight) if bias is None else fn(x, weight, bias)
 
 
@@ -146,7 +150,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     for size, k, s, p, op in zip(x.shape[2:], weight.shape[2:], stride, padding, output_padding):
         if (size - 1) * s - 2 * p + k + op < 1:
             raise ValueError(f"conv_transpose2d: padding {padding} crops the whole output")
-    fn = ConvTranspose2d(stride, padding, output_padding)
+    fn = faster(ConvTranspose2dFunction, _module(x))(stride, padding, output_padding)
     return fn(x, weight) if bias is None else fn(x, weight, bias)
 
 
@@ -163,28 +167,18 @@ class InstanceNormalize(Function):
         self.eps = eps
 
     def forward(self, x):
-        # The per-channel sums are einsums: a sum of products without building the products,
-        # and on NumPy faster than mean(axis=(2, 3)); forward and backward together run
-        # 2.5 times faster than with mean and temporaries.
         xp = get_array_module(x)
-        count = x.shape[2] * x.shape[3]
-        xhat = x - (xp.einsum("nchw->nc", x) / count)[:, :, None, None]  # finished in place
-        var = xp.einsum("nchw,nchw->nc", xhat, xhat)[:, :, None, None] / count
+        centred = x - x.mean(axis=(2, 3), keepdims=True)
+        var = (centred * centred).mean(axis=(2, 3), keepdims=True)
         self.inv_std = 1.0 / xp.sqrt(var + self.eps)
-        xhat *= self.inv_std
-        self.xhat = xhat
-        return xhat
+        self.xhat = centred * self.inv_std
+        return self.xhat
 
     def backward(self, g):
-        xp = get_array_module(g)
-        xhat, count = self.xhat, g.shape[2] * g.shape[3]
-        mean_g = (xp.einsum("nchw->nc", g) / count)[:, :, None, None]
-        mean_gx = (xp.einsum("nchw,nchw->nc", g, xhat) / count)[:, :, None, None]
-        gx = xhat * mean_gx                                 # one new array, then in place
-        xp.subtract(g, gx, out=gx)
-        gx -= mean_g
-        gx *= self.inv_std
-        return gx
+        xhat = self.xhat
+        mean_g = g.mean(axis=(2, 3), keepdims=True)
+        mean_gx = (g * xhat).mean(axis=(2, 3), keepdims=True)
+        return (g - mean_g - xhat * mean_gx) * self.inv_std
 
 
 def instance_norm(x, weight=None, bias=None, eps=1e-5):
@@ -194,7 +188,7 @@ def instance_norm(x, weight=None, bias=None, eps=1e-5):
     y = (x - mean_{H,W}(x)) / sqrt(var_{H,W}(x) + eps) * weight + bias
     """
     _check_image(x, "instance_norm")
-    y = InstanceNormalize(eps)(x)
+    y = faster(InstanceNormalize, _module(x))(eps)(x)
     channels = (1, x.shape[1], 1, 1)
     if weight is not None:
         y = y * weight.reshape(channels)
@@ -257,46 +251,26 @@ def pad(x, pads, mode="constant"):
     if mode == "reflect" and (max(left, right) >= w or max(top, bottom) >= h):
         raise ValueError(f"reflect padding {tuple(pads)} needs each pad smaller than the image "
                          f"side it mirrors; the image is {h}x{w}")
-    return Pad((left, right, top, bottom), mode)(x)
+    return faster(Pad, _module(x))((left, right, top, bottom), mode)(x)
 
 
 # --- activations ---------------------------------------------------------------------------
 
-class LeakyReLU(Function):
-    """y = x for x > 0, slope * x otherwise (slope 0 is ReLU).
-
-    The derivative (1 or slope per element) is kept from forward, and backward multiplies by
-    it: on NumPy, a multiply by a mask of random signs runs some 30 times faster than
-    ``xp.where`` with that mask, which branches per element.
-    """
+class LeakyReLUFunction(Function):
+    """y = x for x > 0, slope * x otherwise (slope 0 is ReLU); dy/dx is 1 or slope."""
 
     def __init__(self, slope):
         self.slope = slope
 
     def forward(self, x):
-        xp = get_array_module(x)
-        if not self.needs_input_grad[0]:
-            # No backward will come (no graph, or a constant input): the derivative is not
-            # needed, and max(x, slope*x) for 0 <= slope <= 1 is one pass with no mask.
-            if not self.slope:
-                return xp.maximum(x, 0)
-            if 0 <= self.slope <= 1:
-                return xp.maximum(x, x * self.slope)
-        positive = x > 0
-        if not self.slope:
-            self.derivative = positive           # bool: g * bool stays g's dtype
-            return xp.maximum(x, 0)
-        derivative = positive.astype(x.dtype)   # 1 where x > 0, else slope
-        derivative *= 1 - self.slope
-        derivative += self.slope
-        self.derivative = derivative
-        return x * derivative
+        self.positive = x > 0
+        return get_array_module(x).where(self.positive, x, x * self.slope)
 
     def backward(self, g):
-        return g * self.derivative
+        return get_array_module(g).where(self.positive, g, g * self.slope)
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     def forward(self, x):
         self.y = get_array_module(x).tanh(x)
         return self.y
@@ -305,7 +279,7 @@ class Tanh(Function):
         return g * (1 - self.y * self.y)
 
 
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     def forward(self, x):
         # 1 / (1 + exp(-x)) = e / (1 + e) for x < 0, with e = exp(-|x|): exp cannot overflow,
         # and very negative x keep their full relative precision (0.5 * (tanh(x/2) + 1) loses
@@ -321,21 +295,21 @@ class Sigmoid(Function):
 
 def relu(x):
     """max(x, 0), elementwise."""
-    return LeakyReLU(0.0)(x)
+    return leaky_relu(x, 0.0)
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x for x > 0, negative_slope * x otherwise."""
-    return LeakyReLU(negative_slope)(x)
+    return faster(LeakyReLUFunction, _module(x))(negative_slope)(x)
 
 
 def tanh(x):
-    return Tanh()(x)
+    return TanhFunction()(x)
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x))."""
-    return Sigmoid()(x)
+    return SigmoidFunction()(x)
 
 
 # --- losses --------------------------------------------------------------------------------

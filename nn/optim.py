@@ -3,13 +3,15 @@
 State is kept per parameter in the order the parameters were given (never keyed by
 ``id``), so ``state_dict`` and ``load_state_dict`` line up across runs.
 """
-from .backend import get_array_module, to_device
-from .state import check_state_dict
+from .backend import faster, get_array_module, to_device
 
 __all__ = ["SGD", "Adam", "LambdaLR"]
 
 
 class Optimizer:
+    state_arrays = ()  # names of the per-parameter state lists, e.g. ("m", "v")
+    counters = ()      # names of the integer state besides lr, e.g. ("t",)
+
     def __init__(self, params, lr):
         self.params = list(params)
         if not self.params:
@@ -22,34 +24,31 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    def _state_arrays(self):
-        """Names of the per-parameter state lists, e.g. ("m", "v")."""
-        return ()
-
-    def _scalars(self):
-        """Names of the state's scalar entries."""
-        return ("lr",)
-
     def state_dict(self):
-        """{name: array} of everything needed to continue: hyperparameters and moments."""
+        """{name: array or number} of everything needed to continue: "lr", "m.0", ..., "t"."""
         state = {"lr": self.lr}
-        for key in self._state_arrays():
+        for key in self.state_arrays:
             for i, arr in enumerate(getattr(self, key)):
                 state[f"{key}.{i}"] = arr
+        state.update((key, getattr(self, key)) for key in self.counters)
         return state
 
     def load_state_dict(self, state):
         """Restore a ``state_dict``; every entry is checked before anything changes."""
-        expected = {key: () for key in self._scalars()}
-        for key in self._state_arrays():
+        from .state import check_state_dict  # loaded when a state is loaded, not by import nn
+        expected = {key: () for key in ("lr",) + self.counters}
+        for key in self.state_arrays:
             expected.update({f"{key}.{i}": p.shape for i, p in enumerate(self.params)})
         check_state_dict(state, expected, f"{type(self).__name__}.load_state_dict", name=str)
         self.lr = float(state["lr"])
-        for key in self._state_arrays():
+        for key in self.counters:
+            setattr(self, key, int(state[key]))
+        for key in self.state_arrays:
             arrays = getattr(self, key)
             for i, p in enumerate(self.params):
                 value = to_device(state[f"{key}.{i}"], get_array_module(p.data))
                 arrays[i] = value.astype(p.dtype)
+
 
 class SGD(Optimizer):
     """p -= lr * v, with v = momentum * v + grad (v = grad when momentum is 0)."""
@@ -61,9 +60,7 @@ class SGD(Optimizer):
         # velocity to save, so that a resumed run continues exactly.
         self.velocity = ([get_array_module(p.data).zeros_like(p.data) for p in self.params]
                          if momentum else [])
-
-    def _state_arrays(self):
-        return ("velocity",) if self.momentum else ()
+        self.state_arrays = ("velocity",) if momentum else ()
 
     def step(self):
         for i, p in enumerate(self.params):
@@ -85,72 +82,34 @@ class Adam(Optimizer):
         p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
     """
 
+    state_arrays, counters = ("m", "v"), ("t",)
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
         self.betas, self.eps = tuple(betas), eps
         self.t = 0
         self.m = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
         self.v = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
-        self._buffers = {}  # scratch space of step(), one per (device, dtype)
-
-    def _state_arrays(self):
-        return ("m", "v")
-
-    def state_dict(self):
-        state = super().state_dict()
-        state["t"] = self.t
-        return state
-
-    def _scalars(self):
-        return ("lr", "t")
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.t = int(state["t"])
 
     def step(self):
-        """One update of every parameter that has a gradient, in place, with one scratch
-        array per parameter size instead of a temporary per operation.
-
-        Both bias corrections fold into two scalars, so that the loop over the elements is
-        m, v, then p -= alpha * m / (sqrt(v) + eps'), with
-        alpha = lr * sqrt(1 - b2^t) / (1 - b1^t) and eps' = eps * sqrt(1 - b2^t)
-        (multiply the formula above through by sqrt(1 - b2^t)).
-        """
-        b1, b2 = self.betas
+        """One update of every parameter that has a gradient, in place."""
         self.t += 1
-        sqrt_correction = (1 - b2 ** self.t) ** 0.5
-        alpha = self.lr * sqrt_correction / (1 - b1 ** self.t)
-        eps = self.eps * sqrt_correction
+        faster(Adam.update, get_array_module(self.params[0].data))(self)
+
+    def update(self):
+        """The formula above, for step t = self.t, on every parameter with a gradient."""
+        (b1, b2), t = self.betas, self.t
         for p, m, v in zip(self.params, self.m, self.v):
             if p.grad is None:
                 continue
             g = p.grad
             xp = get_array_module(g)
-            tmp = self._scratch(p.data)
-            m *= b1
-            xp.multiply(g, 1 - b1, out=tmp)
-            m += tmp
+            m *= b1                      # the moments are state: updated in place
+            m += (1 - b1) * g
             v *= b2
-            xp.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            xp.sqrt(v, out=tmp)
-            tmp += eps
-            xp.divide(m, tmp, out=tmp)
-            tmp *= alpha
-            p.data -= tmp
-
-    def _scratch(self, like):
-        """A scratch array shaped like ``like``: a view of one buffer per dtype and device,
-        as large as the largest parameter, reused by every parameter in turn."""
-        xp = get_array_module(like)
-        key = (xp.__name__, like.dtype.str)
-        buf = self._buffers.get(key)
-        if buf is None or buf.size < like.size:
-            largest = max(p.data.size for p in self.params)
-            buf = self._buffers[key] = xp.empty(max(largest, like.size), dtype=like.dtype)
-        return buf[:like.size].reshape(like.shape)
+            v += (1 - b2) * g * g
+            m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+            p.data -= self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)
 
 
 class LambdaLR:

@@ -5,12 +5,21 @@ the gradients of its inputs. Calling a Function on Tensors runs ``forward`` and,
 gradient is wanted, links the result to the Function, so that the operations form a graph.
 ``Tensor.backward`` walks that graph once, in reverse topological order, without recursion
 (a 10,000-layer chain must not hit Python's recursion limit).
+
+Below the engine come the elementary operations (``Add``, ``Mul``, ``MatMul``, ``Sum``, ...),
+which Tensor's operators (``a + b``, ``a @ b``, ``a.sum()``, ``a.T``) call. Each backward
+returns gradients of the broadcast shape; ``Tensor.backward`` sums them back to each input's
+shape (``_sum_to_shape``). A Python number in an operation stays a Python number
+(``x * 0.5``, ``1 - x``): the operations with a constant (``AddConstant`` ...) hold it, and
+every array library takes it as it is, with the array's dtype (NEP 50); turning it into an
+array would cost a GPU an allocation and a host-to-device copy per number per step.
 """
 import contextlib
+import numbers
 
-from .backend import get_array_module, to_device, resolve_device
+from .backend import get_array_module, to_device, to_host, resolve_device
 
-__all__ = ["Tensor", "Parameter", "Function", "no_grad", "is_grad_enabled"]
+__all__ = ["Tensor", "Parameter", "Function", "no_grad", "is_grad_enabled", "cat"]
 
 _grad_enabled = True
 
@@ -72,7 +81,6 @@ class Tensor:
 
     def numpy(self):
         """The data as a NumPy array (copied from the device if needed)."""
-        from .backend import to_host
         return to_host(self.data)
 
     def detach(self):
@@ -87,6 +95,46 @@ class Tensor:
         if dtype is not None:
             data = data.astype(dtype)
         return Tensor(data, requires_grad=self.requires_grad)
+
+    # --- operators: each builds one elementary Function (below) --------------------------
+    def __add__(self, other): return _binary(self, other, Add, AddConstant, AddConstant)
+    def __radd__(self, other): return _binary(other, self, Add, AddConstant, AddConstant)
+    def __sub__(self, other): return _binary(self, other, Sub, _minus, SubFromConstant)
+    def __rsub__(self, other): return _binary(other, self, Sub, _minus, SubFromConstant)
+    def __mul__(self, other): return _binary(self, other, Mul, MulConstant, MulConstant)
+    def __rmul__(self, other): return _binary(other, self, Mul, MulConstant, MulConstant)
+    def __truediv__(self, other): return _binary(self, other, Div, DivConstant, ConstantDiv)
+    def __rtruediv__(self, other): return _binary(other, self, Div, DivConstant, ConstantDiv)
+    def __neg__(self): return Neg()(self)
+    def __pow__(self, p): return Power(p)(self)
+    def __matmul__(self, other): return MatMul()(self, other)
+    def __rmatmul__(self, other): return MatMul()(other, self)
+    def __getitem__(self, index): return GetItem(index)(self)
+    def exp(self): return Exp()(self)
+    def log(self): return Log()(self)
+    def abs(self): return Abs()(self)
+    def sum(self, axis=None, keepdims=False): return Sum(axis, keepdims)(self)
+
+    def mean(self, axis=None, keepdims=False):
+        """Sum divided by the number of elements summed."""
+        axes = range(self.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        count = 1
+        for ax in axes:
+            count *= self.shape[ax]
+        return Sum(axis, keepdims)(self) * (1.0 / count)
+
+    def reshape(self, *shape):
+        """reshape(2, 3) or reshape((2, 3))."""
+        return Reshape(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list))
+                       else shape)(self)
+
+    def transpose(self, *axes):
+        """transpose() reverses the axes; transpose(1, 0, 2) or transpose((1, 0, 2))."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return Transpose(axes or None)(self)
+
+    T = property(lambda self: self.transpose())
 
     # --- the backward walk -----------------------------------------------------------
     def backward(self, grad=None):
@@ -214,3 +262,255 @@ def _first_array(values):
         if isinstance(v, Tensor):
             return v.data
     return None
+
+
+# --- the elementary operations ------------------------------------------------------------
+
+
+class Add(Function):
+    def forward(self, a, b): return a + b
+    def backward(self, g): return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b): return a - b
+    def backward(self, g): return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g): return g * self.b, g * self.a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g): return g / self.b, -g * self.a / (self.b * self.b)
+
+
+class _WithConstant(Function):
+    """An operation of one array with a Python number c, which it keeps as a number."""
+
+    def __init__(self, c):
+        self.c = c
+
+
+class AddConstant(_WithConstant):
+    """a + c; d/da = 1."""
+    def forward(self, a): return a + self.c
+    def backward(self, g): return g
+
+
+class SubFromConstant(_WithConstant):
+    """c - a; d/da = -1."""
+    def forward(self, a): return self.c - a
+    def backward(self, g): return -g
+
+
+class MulConstant(_WithConstant):
+    """a * c; d/da = c."""
+    def forward(self, a): return a * self.c
+    def backward(self, g): return g * self.c
+
+
+class DivConstant(_WithConstant):
+    """a / c; d/da = 1 / c."""
+    def forward(self, a): return a / self.c
+    def backward(self, g): return g / self.c
+
+
+class ConstantDiv(_WithConstant):
+    """c / a; d/da = -c / a^2."""
+
+    def forward(self, a):
+        self.a = a
+        return self.c / a
+
+    def backward(self, g):
+        return -g * self.c / (self.a * self.a)
+
+
+class Neg(Function):
+    def forward(self, a): return -a
+    def backward(self, g): return -g
+
+
+class Power(Function):
+    """a ** p for a constant exponent p: d/da = p * a ** (p - 1)."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, a):
+        self.a = a
+        return a ** self.p
+
+    def backward(self, g):
+        return g * self.p * self.a ** (self.p - 1)
+
+
+class MatMul(Function):
+    """a (..., n, k) @ b (..., k, m) -> (..., n, m); grads g @ b^T and a^T @ g."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        # A vector is a one-row matrix on the left and a one-column matrix on the right.
+        a = self.a[None, :] if self.a.ndim == 1 else self.a
+        b = self.b[:, None] if self.b.ndim == 1 else self.b
+        if self.b.ndim == 1:  # first: vector @ vector has a 0-d g, which this makes (1,)
+            g = g[..., None]
+        if self.a.ndim == 1:
+            g = g[..., None, :]
+        ga = g @ b.swapaxes(-1, -2)
+        gb = a.swapaxes(-1, -2) @ g
+        ga = ga[..., 0, :] if self.a.ndim == 1 else ga
+        gb = gb[..., 0] if self.b.ndim == 1 else gb
+        return ga, gb  # batch axes that broadcasting added are summed by Tensor.backward
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.y = get_array_module(a).exp(a)
+        return self.y
+
+    def backward(self, g):
+        return g * self.y
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return get_array_module(a).log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Abs(Function):
+    """|a|; the gradient sign(a) is 0 at the kink a = 0."""
+
+    def forward(self, a):
+        self.sign = get_array_module(a).sign(a)
+        return get_array_module(a).abs(a)
+
+    def backward(self, g):
+        return g * self.sign
+
+
+class Sum(Function):
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, a):
+        self.shape = a.shape
+        return a.sum(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        if not self.keepdims and self.axis is not None:
+            axes = (self.axis,) if isinstance(self.axis, int) else self.axis
+            g = xp.expand_dims(g, tuple(ax % len(self.shape) for ax in axes))
+        return xp.broadcast_to(g, self.shape)
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        return a.reshape(self.shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Transpose(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, a):
+        self.axes = self.axes or tuple(reversed(range(a.ndim)))
+        return a.transpose(self.axes)
+
+    def backward(self, g):
+        inverse = [0] * len(self.axes)
+        for i, ax in enumerate(self.axes):
+            inverse[ax] = i
+        return g.transpose(inverse)
+
+
+class GetItem(Function):
+    """a[index]; the gradient is scattered back into zeros of a's shape."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, a):
+        self.shape = a.shape
+        return a[self.index]
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        out[self.index] = g  # basic indexing and slices: each element at most once
+        return out
+
+
+class Cat(Function):
+    """Join arrays along one axis, as ``torch.cat``; the gradient is cut back into pieces."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        self.bounds = [0]
+        for a in arrays:
+            self.bounds.append(self.bounds[-1] + a.shape[self.axis])
+        return get_array_module(*arrays).concatenate(arrays, axis=self.axis)
+
+    def backward(self, g):
+        index = [slice(None)] * g.ndim
+        pieces = []
+        for start, stop in zip(self.bounds, self.bounds[1:]):
+            index[self.axis] = slice(start, stop)
+            pieces.append(g[tuple(index)])
+        return tuple(pieces)
+
+
+def _constant(value):
+    """``value`` as a Python number if it is a real number (a NumPy scalar becomes one, so
+    that it takes the array's dtype as a Python number does), else None."""
+    if isinstance(value, numbers.Real) and not isinstance(value, Tensor):
+        return value.item() if hasattr(value, "item") else value
+    return None
+
+
+def _binary(a, b, general, constant_right, constant_left):
+    """general()(a, b); or, when one side is a Python number, the Function that keeps it a
+    number (constant_right(b)(a) or constant_left(a)(b)): no array is made for it."""
+    if _constant(b) is not None:
+        return constant_right(_constant(b))(a)
+    if _constant(a) is not None:
+        return constant_left(_constant(a))(b)
+    return general()(a, b)
+
+
+def _minus(c):
+    return AddConstant(-c)   # a - c is a + (-c)
+
+
+def cat(tensors, axis=0):
+    """Tensors of equal shape but along ``axis`` -> one tensor: (N1, ...), (N2, ...) -> (N1 + N2, ...)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    return Cat(axis)(*tensors)

@@ -1,4 +1,4 @@
-"""Every faster road of nn/convolution_roads.py equals the plain definition it replaces.
+"""Every faster road of nn/fast/convolution.py equals the plain definition it replaces.
 
 In float64, on random shapes, strides and paddings, on every backend: the plain definitions
 are checked against naive loops first, then each road against them to rounding (1e-12
@@ -11,7 +11,7 @@ import pytest
 import nn
 import nn.functional as F
 from nn import convolution as plain
-from nn import convolution_roads as roads
+from nn.fast import convolution as roads
 from test_nn_forward import naive_conv2d, naive_conv_transpose2d
 
 CASES = 12
@@ -128,10 +128,10 @@ def test_in_bands(to_xp, inner, transposed):
     """Bands of any height give the plain road's result, whichever road computes a band."""
     if transposed:
         road, reference = roads.conv_transpose2d_in_bands, plain.conv_transpose2d_plain
-        inner_road = plain.conv_transpose2d_whole if inner == "whole" else reference
+        inner_road = roads.conv_transpose2d_whole if inner == "whole" else reference
     else:
         road, reference = roads.conv2d_in_bands, plain.conv2d_plain
-        inner_road = plain.conv2d_whole if inner == "whole" else reference
+        inner_road = roads.conv2d_whole if inner == "whole" else reference
     for x, w, rest, rows in band_cases(np.random.default_rng(7 if transposed else 3), transposed):
         xd, wd = to_xp(x), to_xp(w)
         assert_same(road(xd, wd, *rest, inner_road, rows=rows), reference(xd, wd, *rest),
@@ -201,7 +201,8 @@ def test_weight_grad_from_saved_columns(to_xp):
         x, w, stride, padding = random_conv(rng)
         xd, wd = to_xp(x), to_xp(w)
         saved = {}
-        y = plain.conv2d_plain(xd, wd, stride, padding, saved)
+        y = roads.conv2d_saving_columns(xd, wd, stride, padding, saved)
+        assert_same(y, plain.conv2d_plain(xd, wd, stride, padding), "conv2d saving columns")
         gd = to_xp(rng.standard_normal(y.shape))
         assert_same(roads.weight_grad_from_saved_columns(saved["columns"], gd, w.shape[2:]),
                     plain.conv2d_weight_grad_plain(xd, gd, w.shape[2:], stride, padding),
@@ -223,16 +224,16 @@ def test_what_F_runs_equals_the_plain_road(to_xp, band_numbers, monkeypatch):
         xd, wd = to_xp(x), to_xp(w)
         banded += roads.bands_pay_conv2d(x.shape, w.shape, stride, padding)
         want = plain.conv2d_plain(xd, wd, stride, padding)
-        assert_same(plain.conv2d_array(xd, wd, stride, padding), want, "conv2d_array")
+        assert_same(roads.conv2d_array(xd, wd, stride, padding), want, "conv2d_array")
         gd = to_xp(rng.standard_normal(want.shape))
-        assert_same(plain.conv2d_weight_grad(xd, gd, w.shape[2:], stride, padding),
+        assert_same(roads.conv2d_weight_grad(xd, gd, w.shape[2:], stride, padding),
                     plain.conv2d_weight_grad_plain(xd, gd, w.shape[2:], stride, padding),
                     "conv2d_weight_grad")
         xt, wt, stride, padding, output_padding = random_transposed(
             rng, stride_one=case % 2 == 0, few_inputs=case % 3 == 0)
         xd, wd = to_xp(xt), to_xp(wt)
         banded += roads.bands_pay_transposed(xt.shape, wt.shape, stride, padding)
-        assert_same(plain.conv_transpose2d_array(xd, wd, stride, padding, output_padding),
+        assert_same(roads.conv_transpose2d_array(xd, wd, stride, padding, output_padding),
                     plain.conv_transpose2d_plain(xd, wd, stride, padding, output_padding),
                     "conv_transpose2d_array")
     if band_numbers is not None:

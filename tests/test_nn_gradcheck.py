@@ -5,7 +5,7 @@ import pytest
 
 import nn
 from nn.backend import get_array_module
-from nn.convolution import conv2d_array, conv2d_weight_grad
+from nn.convolution import conv2d_plain, conv2d_weight_grad_plain
 
 
 class Conv3x3(nn.Function):
@@ -20,14 +20,14 @@ class Conv3x3(nn.Function):
 
     def forward(self, x, w):
         self.x, self.w = x, w
-        return conv2d_array(x, w, (1, 1), (1, 1))
+        return conv2d_plain(x, w, (1, 1), (1, 1))
 
     def backward(self, g):
         w = self.w.transpose(1, 0, 2, 3)
         if self.flip:
             w = w[:, :, ::-1, ::-1]
-        gx = conv2d_array(g, w, (1, 1), (1, 1))
-        gw = conv2d_weight_grad(self.x, g, (3, 3), (1, 1), (1, 1))
+        gx = conv2d_plain(g, w, (1, 1), (1, 1))
+        gw = conv2d_weight_grad_plain(self.x, g, (3, 3), (1, 1), (1, 1))
         return gx, gw
 
 

@@ -343,7 +343,8 @@ def test_gpu_without_cupy_or_without_a_device(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` raises ImportError
     status, _, err = run_main(train.main, ["--gpu", "--out", str(out)], capsys)
-    assert_clean_error(status, err, "not installed", "pip install cupy-cuda12x")
+    assert_clean_error(status, err, "not installed", "pip install cupy-cuda12x",
+                       "pip install cupy-cuda13x")
     # Without a device, through the real entry point: a fake CuPy whose runtime finds no GPU.
     done = run_without_a_device(tmp_path, "train.py", ["--gpu", "--out", str(out)],
                                 "raise CUDARuntimeError('cudaErrorNoDevice: no CUDA-capable "

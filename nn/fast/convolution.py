@@ -1,8 +1,10 @@
 """Faster roads to the sums that ``nn/convolution.py`` defines plainly.
 
-Each road computes exactly what a plain definition computes (conv2d, conv_transpose2d or
-the weight gradient), only in another order, and each is tested equal to it in float64
-(tests/test_convolution_roads.py). A road is named for its trick; beside it stands the test
+``conv2d_array``, ``conv_transpose2d_array`` and ``conv2d_weight_grad`` (at the end) are what
+the fast layer's convolution Functions run: each takes the plain definition unless one of
+the roads below applies. Each road computes exactly what a plain definition computes
+(conv2d, conv_transpose2d or the weight gradient), only in another order, and each is tested
+equal to it in float64 (tests/test_convolution_roads.py). A road is named for its trick; beside it stands the test
 that chooses it (``..._pays``), which compares the sizes of what the two roads build on the
 way: on NumPy the time of a convolution follows the bytes it writes and reads as much as
 its multiplications.
@@ -17,15 +19,17 @@ its multiplications.
                                       no weight gradient to follow: memory bounded by the
                                       output, not by im2col (a 4000x3000 photo)
 """
-from .backend import get_array_module
-from . import convolution as plain   # its plain definitions; it imports this file in turn
+from ..backend import get_array_module
+from .. import convolution as plain
 
 __all__ = ["scatter_pays", "conv2d_by_scatter", "flipped_kernel_pays",
            "conv_transpose2d_by_flipped_kernel", "conv_transpose2d_in_long_rows",
            "conv_transpose2d_into_crop", "shifted_gradient_pays",
            "weight_grad_by_shifted_gradient", "weight_grad_from_saved_columns", "BAND_NUMBERS",
            "bands_pay_conv2d", "conv2d_in_bands", "bands_pay_transposed",
-           "conv_transpose2d_in_bands"]
+           "conv_transpose2d_in_bands", "conv2d_saving_columns", "conv2d_array",
+           "conv2d_whole", "conv_transpose2d_array", "conv_transpose2d_whole",
+           "conv2d_weight_grad"]
 
 
 # --- conv2d by scatter -------------------------------------------------------------------------
@@ -195,7 +199,7 @@ def weight_grad_by_shifted_gradient(x, grad_out, kernel_size, padding):
 
 def weight_grad_from_saved_columns(columns, grad_out, kernel_size):
     """The plain weight gradient's matmul on the im2col matrix that forward built anyway
-    (``conv2d_plain(..., saved=)``): building it a second time costs a tenth of the layer.
+    (``conv2d_saving_columns``): building it a second time costs a tenth of the layer.
     columns: (C_in*KH*KW, N*OH*OW), grad_out: (N, C_out, OH, OW) -> (C_out, C_in, KH, KW)."""
     kh, kw = kernel_size
     c_out = grad_out.shape[1]
@@ -305,3 +309,75 @@ def conv_transpose2d_in_bands(x, weight, stride, padding, output_padding, conv_t
         if last > first:
             out[:, :, first:last] += band[:, :, first - start:last - start]
     return out
+
+
+# --- what the fast convolution Functions run: the plain road unless a faster one applies ------
+
+def conv2d_saving_columns(x, weight, stride, padding, saved):
+    """``plain.conv2d_plain``, keeping its im2col matrix in saved["columns"] for the weight
+    gradient (``weight_grad_from_saved_columns``)."""
+    c_out, c_in, kh, kw = weight.shape
+    n, _, h, w = x.shape
+    oh = plain.output_size(h, kh, stride[0], padding[0])
+    ow = plain.output_size(w, kw, stride[1], padding[1])
+    cols = saved["columns"] = plain.im2col_matrix(x, kh, kw, stride, padding)
+    y = weight.reshape(c_out, c_in * kh * kw) @ cols
+    return plain.channels_first(y, n, oh, ow)
+
+
+def conv2d_array(x, weight, stride, padding, saved=None):
+    """conv2d (see ``plain.conv2d_plain``): x (N, C_in, H, W), weight (C_out, C_in, KH, KW)
+    -> (N, C_out, OH, OW).
+
+    ``saved``, a dict, is given when a weight gradient will follow: it receives
+    saved["columns"] when the plain road built them. Without it (no graph, or a frozen
+    weight) a large convolution runs in bands of output rows, so that its memory is bounded
+    by the output, not by im2col.
+    """
+    if saved is None and bands_pay_conv2d(x.shape, weight.shape, stride, padding):
+        return conv2d_in_bands(x, weight, stride, padding, conv2d_whole)
+    return conv2d_whole(x, weight, stride, padding, saved)
+
+
+def conv2d_whole(x, weight, stride, padding, saved=None):
+    """conv2d in one piece: by scatter when that builds the smaller array, else plain."""
+    if scatter_pays(x.shape, weight.shape, stride, padding):
+        return conv2d_by_scatter(x, weight, padding)
+    if saved is not None:
+        return conv2d_saving_columns(x, weight, stride, padding, saved)
+    return plain.conv2d_plain(x, weight, stride, padding)
+
+
+def conv_transpose2d_array(x, weight, stride, padding, output_padding=(0, 0)):
+    """conv_transpose2d (see ``plain.conv_transpose2d_plain``): x (N, C_in, H, W),
+    weight (C_in, C_out, KH, KW) -> (N, C_out, OH, OW). A large one runs in bands of input
+    rows, each band's output added into its place."""
+    if bands_pay_transposed(x.shape, weight.shape, stride, padding):
+        return conv_transpose2d_in_bands(x, weight, stride, padding, output_padding,
+                                         conv_transpose2d_whole)
+    return conv_transpose2d_whole(x, weight, stride, padding, output_padding)
+
+
+def conv_transpose2d_whole(x, weight, stride, padding, output_padding=(0, 0)):
+    """conv_transpose2d in one piece. Stride 1: as a convolution by the flipped kernel when
+    that gathers fewer numbers than spreading scatters, else spread in long rows. A larger
+    stride: add each kernel offset straight into the cropped output."""
+    if flipped_kernel_pays(x.shape, weight.shape, stride, padding):
+        return conv_transpose2d_by_flipped_kernel(x, weight, padding, conv2d_array)
+    if tuple(stride) == (1, 1):
+        return conv_transpose2d_in_long_rows(x, weight, padding)
+    return conv_transpose2d_into_crop(x, weight, stride, padding, output_padding)
+
+
+def conv2d_weight_grad(x, grad_out, kernel_size, stride, padding, columns=None):
+    """The weight gradient (see ``plain.conv2d_weight_grad_plain``): x (N, C_in, H, W),
+    grad_out (N, C_out, OH, OW) -> (C_out, C_in, KH, KW).
+
+    ``columns``: forward's im2col matrix of x (``conv2d_array(..., saved=)``), multiplied
+    again instead of built again; x may then be None.
+    """
+    if columns is not None:
+        return weight_grad_from_saved_columns(columns, grad_out, kernel_size)
+    if shifted_gradient_pays(x.shape, grad_out.shape, stride, padding):
+        return weight_grad_by_shifted_gradient(x, grad_out, kernel_size, padding)
+    return plain.conv2d_weight_grad_plain(x, grad_out, kernel_size, stride, padding)
