@@ -21,5 +21,6 @@ def select_device(gpu, without="the run trains on the CPU"):
         raise RuntimeError(f"{e}{hint} without --gpu {without}.") from e
     except Exception as e:  # a broken CuPy install fails at import with its own errors
         raise RuntimeError(f"--gpu: CuPy is installed but does not import ({e}); reinstall the "
-                           "build for your CUDA version, e.g. pip install cupy-cuda12x; without "
+                           "build for your CUDA version (pip install cupy-cuda12x for CUDA 12, "
+                           "cupy-cuda13x for CUDA 13); without "
                            f"--gpu {without}.") from e
