@@ -406,7 +406,7 @@ def _translate_all(p, generator, targets, args):
     status (1 when none could be translated)."""
     from PIL import Image
 
-    sizes, skipped = {}, 0
+    sizes = {}
     free = available_memory() if not args.gpu else None
     for path in targets:  # the headers first: the bar's total, and images too large to try
         try:
@@ -414,12 +414,10 @@ def _translate_all(p, generator, targets, args):
         except data.ImageTooLarge as e:
             if len(targets) == 1:
                 p.exit(2, f"error: {path}: {e}\n")
-            print(f"warning: skipping {path}: {e}", file=sys.stderr)
-            skipped += 1
+            _skip(f"{path}: {e}")
             continue
         except data.unreadable_errors() as e:
-            print(f"warning: skipping {path}: not a readable image ({e})", file=sys.stderr)
-            skipped += 1
+            _skip(f"{path}: not a readable image ({e})")
             continue
         need = estimate_peak_bytes(generator, h, w)
         if free is not None and need > free:
@@ -429,8 +427,7 @@ def _translate_all(p, generator, targets, args):
                        f"this machine has {free / GIB:.1f} GiB free; {advice}")
             if len(targets) == 1:
                 p.exit(2, f"error: {message}\n")
-            print(f"warning: skipping {message}", file=sys.stderr)
-            skipped += 1
+            _skip(message)
             continue
         sizes[path] = (h, w)
     bar = Bar(sum(sum(layer_plan(generator, *padded_size(h, w, generator)))
@@ -441,12 +438,10 @@ def _translate_all(p, generator, targets, args):
         try:
             image = data.read_image(path, shorter_side=args.resize)
         except data.ImageTooLarge as e:  # the header said otherwise: the file changed since
-            print(f"warning: skipping {path}: {e}", file=sys.stderr)
-            skipped += 1
+            _skip(f"{path}: {e}")
             continue
         except data.unreadable_errors() as e:
-            print(f"warning: skipping {path}: not a readable image ({e})", file=sys.stderr)
-            skipped += 1
+            _skip(f"{path}: not a readable image ({e})")
             continue
         if min(image.shape[:2]) < least:
             print(f"note: {path} is {image.shape[1]}x{image.shape[0]} pixels, smaller than the "
@@ -463,15 +458,18 @@ def _translate_all(p, generator, targets, args):
             p.exit(1, f"error: cannot write {target} ({e.strerror or e}); free some space or "
                       "choose another --out\n")
         except MemoryError as e:  # the estimate was short, or memory went to someone else
-            print(f"warning: skipping {path}: out of memory ({e}); try --resize",
-                  file=sys.stderr)
-            skipped += 1
+            _skip(f"{path}: out of memory ({e}); try --resize")
             continue
         done += 1
         bar.clear()  # the bar's line, before stdout writes over it
         print(f"{path} -> {target}")
     bar.close()
     return 1 if done == 0 else 0
+
+
+def _skip(what):
+    """Warn that ``what`` (an image and why) is left out; the other images are translated."""
+    print(f"warning: skipping {what}", file=sys.stderr)
 
 
 if __name__ == "__main__":
