@@ -22,7 +22,7 @@ from .convolution import (bands_pay_conv2d, bands_pay_transposed, conv2d_in_band
                           conv2d_saving_columns, conv_transpose2d_array,
                           conv_transpose2d_in_bands, weight_grad_from_saved_columns)
 from .layers import FastConv2d, FastConvTranspose2d
-from .optim import adam_update_in_place
+from .optim import adam_update_in_place, folded_step
 
 __all__ = ["conv2d_gathered", "conv_transpose2d_gathered", "weight_grad_gathered",
            "DeviceConv2d", "DeviceConvTranspose2d", "DevicePad", "DeviceInstanceNormalize",
@@ -164,10 +164,8 @@ def adam_update_flat(opt):
     xp = get_array_module(params[0].data)
     flat_p, flat_m, flat_v = _flat_buffers(opt, xp)
     g = xp.concatenate([g.reshape(-1) for g in grads])
-    (b1, b2), t = opt.betas, opt.t
-    sqrt_correction = (1 - b2 ** t) ** 0.5
-    alpha = opt.lr * sqrt_correction / (1 - b1 ** t)
-    eps = opt.eps * sqrt_correction
+    b1, b2 = opt.betas
+    alpha, eps = folded_step(opt)
     flat_m *= b1
     flat_m += g * (1 - b1)
     flat_v *= b2

@@ -9,17 +9,22 @@ import weakref
 
 from ..backend import get_array_module
 
-__all__ = ["adam_update_in_place"]
+__all__ = ["adam_update_in_place", "folded_step"]
 
 _scratch = weakref.WeakKeyDictionary()  # optimizer -> {(module, dtype): buffer}
 
 
-def adam_update_in_place(opt):
-    """``Adam.update(opt)``: the same update, in place through one scratch array."""
+def folded_step(opt):
+    """(alpha, eps') of step opt.t: both bias corrections folded in (see above)."""
     (b1, b2), t = opt.betas, opt.t
     sqrt_correction = (1 - b2 ** t) ** 0.5
-    alpha = opt.lr * sqrt_correction / (1 - b1 ** t)
-    eps = opt.eps * sqrt_correction
+    return opt.lr * sqrt_correction / (1 - b1 ** t), opt.eps * sqrt_correction
+
+
+def adam_update_in_place(opt):
+    """``Adam.update(opt)``: the same update, in place through one scratch array."""
+    b1, b2 = opt.betas
+    alpha, eps = folded_step(opt)
     buffers = _scratch.setdefault(opt, {})
     for p, m, v in zip(opt.params, opt.m, opt.v):
         if p.grad is None:
