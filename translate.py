@@ -47,7 +47,7 @@ import numpy as np
 import nn
 from nn.convolution import output_size, transposed_output_size
 from nn.serialization import replace_atomically
-from cyclegan_support import data, generator_file
+from cyclegan_support import data, generator_file, records
 from cyclegan_support.device import select_device
 from cyclegan_support.generator_file import (describe_architecture, load_generator,  # noqa: F401
                                              read_generator, save_generator)
@@ -207,13 +207,7 @@ def estimate_translation_memory(height, width, ngf=64, n_blocks=9, input_nc=3, o
     pixels = h * w
     activation = 4 * ngf * (h + 6) * (w + 6)
     band = 6 * min(BAND_NUMBERS, 147 * pixels)
-
-    def conv(c_in, c_out, k):
-        return c_in * c_out * k * k + c_out
-
-    parameters = (conv(input_nc, ngf, 7) + conv(ngf, 2 * ngf, 3) + conv(2 * ngf, 4 * ngf, 3)
-                  + 2 * n_blocks * conv(4 * ngf, 4 * ngf, 3) + conv(4 * ngf, 2 * ngf, 3)
-                  + conv(2 * ngf, ngf, 3) + conv(ngf, output_nc, 7))
+    parameters = records.generator_weight_count(input_nc, output_nc, ngf, n_blocks)
     held = 18 * pixels
     return int(48 * 2 ** 20 + 8 * parameters
                + max(held + 2 * activation, held + 1.5 * activation + band, 57 * pixels))
