@@ -17,6 +17,7 @@ import numpy as np
 import nn
 from nn.state import check_state_dict, strip_prefix
 from cyclegan_support import records
+from cyclegan_support.records import describe_architecture
 from cyclegan_support.checkpoint import load_checkpoint
 
 __all__ = ["ARCHITECTURE_KEY", "save_generator", "is_pytorch_file", "describe_architecture",
@@ -39,12 +40,6 @@ def is_pytorch_file(path):
         return True
     with open(path, "rb") as f:
         return f.read(2) != b"PK"
-
-
-def describe_architecture(architecture):
-    a = architecture
-    return (f"a ResNet generator with ngf {a['ngf']}, {a['n_blocks']} residual blocks, "
-            f"{a['input_nc']} -> {a['output_nc']} channels")
 
 
 def architecture_from_shapes(state, source,

@@ -21,7 +21,7 @@ import math
 
 from nn.state import check_finite
 
-__all__ = ["ARCHITECTURE_KEYS", "generator_weight_count", "discriminator_weight_count",
+__all__ = ["ARCHITECTURE_KEYS", "describe_architecture", "generator_weight_count", "discriminator_weight_count",
            "check_architecture", "check_config"]
 
 ARCHITECTURE_KEYS = ("input_nc", "output_nc", "ngf", "n_blocks")
@@ -96,14 +96,17 @@ def check_architecture(architecture, state, source):
         _whole(source, "architecture record", key, architecture[key], 0 if key == "n_blocks" else 1)
     needed, held = generator_weight_count(**architecture), _held(state)
     if not _fits(needed, held):
-        raise ValueError(f"{source}: its architecture record ({_describe(architecture)}) asks "
+        raise ValueError(f"{source}: its architecture record ({describe_architecture(architecture)}) asks "
                          f"for {needed} weights, and the file holds {held}; the record is "
                          "damaged or does not belong to these weights (nothing was built)")
     check_finite(state, source)
 
 
-def _describe(a):
-    return f"ngf {a['ngf']}, {a['n_blocks']} blocks, {a['input_nc']} -> {a['output_nc']} channels"
+def describe_architecture(architecture):
+    """The generator a complete architecture record describes, in words."""
+    a = architecture
+    return (f"a ResNet generator with ngf {a['ngf']}, {a['n_blocks']} residual blocks, "
+            f"{a['input_nc']} -> {a['output_nc']} channels")
 
 
 def _option_checks():

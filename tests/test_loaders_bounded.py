@@ -296,7 +296,7 @@ def test_many_empty_blocks_build_no_model(tmp_path, capsys):
         state[f"model.{100 + i}.conv_block.1.weight"] = np.zeros((0, 32, 3, 3), np.float32)
     nn.save_pth(tmp_path / "blocks.pth", state)
     assert (tmp_path / "blocks.pth").stat().st_size < MIB
-    translate_refuses(capsys, tmp_path, tmp_path / "blocks.pth", "2001 blocks", "asks for")
+    translate_refuses(capsys, tmp_path, tmp_path / "blocks.pth", "2001 residual blocks", "asks for")
 
 
 @pytest.mark.parametrize("shape, words", [((0, 3, 7, 7), "ngf 0"),
