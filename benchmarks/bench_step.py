@@ -1,6 +1,6 @@
 """One full CycleGAN training step, ours against a PyTorch twin, each in its own process.
 
-    python benchmarks/bench_step.py [--config A|B|C|all] [--rounds 5] [--per-round 3]
+    python benchmarks/bench_step.py [--config A|B|C|built-in|all] [--rounds 5] [--per-round 3]
     python benchmarks/bench_step.py --baseline ../other-checkout --no-torch   # before/after
     python benchmarks/bench_step.py --plain      # also ours with the fast layer off
 
@@ -10,6 +10,7 @@ frozen, one Adam step for both generators; then both discriminators' losses on r
 fake images, their backward and one Adam step. Configurations (ngf/ndf/n_blocks, size, batch):
 
     A  64/64/6, 64px, batch 1     B  32/32/6, 64px, batch 1     C  16/16/3, 32px, batch 4
+    built-in  16/16/3, 64px, batch 1 (what ``python train.py`` trains)
 
 Our step (with nn's fast layer on, as by default) batches the calls of one network whose inputs are ready (G_A on real A and real B
 at once, likewise G_B; each discriminator on real and fake at once); the official code calls
@@ -38,6 +39,7 @@ CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
     "A": (64, 64, 6, 64, 1),
     "B": (32, 32, 6, 64, 1),
     "C": (16, 16, 3, 32, 4),
+    "built-in": (16, 16, 3, 64, 1),
 }
 
 
@@ -230,7 +232,7 @@ def run_config(name, args, rate, torch_available):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="all", choices=["A", "B", "C", "all"])
+    parser.add_argument("--config", default="all", choices=[*CONFIGS, "all"])
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per framework")
     parser.add_argument("--per-round", type=int, default=3, help="timed steps per round")
     parser.add_argument("--settle", type=float, default=0.1, help=argparse.SUPPRESS)

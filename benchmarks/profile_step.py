@@ -1,6 +1,6 @@
 """Where one CycleGAN training step spends its time, per kind of operation.
 
-    python benchmarks/profile_step.py [--config A|B|C] [--steps 3]
+    python benchmarks/profile_step.py [--config A|B|C|built-in] [--steps 3]
 
 Every Function's forward and backward, the convolution kernels inside them, Adam's step and
 the autograd engine's own walk are wrapped, for the duration of this script only, by a
