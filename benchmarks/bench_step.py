@@ -182,6 +182,8 @@ def worker(args):
     """Build one framework's step, then answer "run K" lines with K step times (JSON), and
     "peak" with this process's peak resident memory in MiB."""
     config = CONFIGS[args.config]
+    if args.code:
+        sys.path.insert(0, args.code)     # before nn is first imported, in ours_step
     if args.worker in ("ours", "ours-plain"):
         step = ours_step(*config, keep_memory=not args.fresh_pages,
                          fast=args.worker == "ours")
@@ -190,10 +192,13 @@ def worker(args):
     serve(step, args.settle)
 
 
-def start_worker(framework, args, script=None):
-    """A Worker running this script (or ``script``, another checkout's) for one framework."""
-    cmd = [sys.executable, script or os.path.abspath(__file__), "--worker", framework,
+def start_worker(framework, args, code=None):
+    """A Worker running this script for one framework; ``code``: the folder of another
+    checkout whose nn and cyclegan it imports instead of this one's."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
            "--config", args.config_name, "--settle", str(args.settle)]
+    if code:
+        cmd += ["--code", os.path.abspath(code)]
     if args.fresh_pages:
         cmd.append("--fresh-pages")
     return Worker(cmd)
@@ -203,9 +208,8 @@ def run_config(name, args, rate, torch_available):
     ngf, ndf, n_blocks, size, batch = CONFIGS[name]
     args.config_name = name
     workers = {"ours": start_worker("ours", args)}
-    if args.baseline:  # our step from another checkout, in the same rounds
-        script = os.path.join(args.baseline, "benchmarks", "bench_step.py")
-        workers["baseline"] = start_worker("ours", args, script)
+    if args.baseline:  # our step with another checkout's code, in the same rounds
+        workers["baseline"] = start_worker("ours", args, args.baseline)
     if args.plain:  # our step with the fast layer off: the plain road
         workers["ours-plain"] = start_worker("ours-plain", args)
     if torch_available:
@@ -238,6 +242,7 @@ def main():
     parser.add_argument("--settle", type=float, default=0.1, help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["ours", "ours-plain", "torch", "torch-batched"],
                         help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--fresh-pages", action="store_true",
                         help="leave malloc's defaults (see nn/memory.py)")
     parser.add_argument("--baseline", metavar="DIR",

@@ -6,10 +6,14 @@ the same chain of ufuncs on their own part of the arrays keep every core busy at
 ``on_cores(work, items)`` does that: the items are shared out in contiguous runs, one run
 per thread, the calling thread taking the first.
 
-It pays only for large arrays: handing work to a thread and waiting for it costs some tens
-of microseconds, and each ufunc call still takes the lock for a moment, so a chain over
-small parts makes the threads queue for it. The callers cut their work into parts of
-about 2**17 numbers (half a MiB in float32).
+It pays only for long work. Handing work to a thread and waiting for it costs about 55
+microseconds (a 2-core virtual machine), and each ufunc call still takes the lock for a
+moment, so a chain over small parts makes the threads queue for it. Measured there, one
+multiply by 2 of a float32 array on one thread against two: 2**20 numbers, 0.18 ms against
+0.37 ms; 2**22 numbers, 1.7 ms against 1.1 ms. So a single layer's elementwise work (at most
+2**19 numbers in a 64-pixel CycleGAN) stays on one core, and Adam, which updates every
+parameter at once (16 M numbers for the official generators), shares its parts of 2**17
+numbers out: 45 ms against 28 ms.
 
 The number of threads is the BLAS's: OPENBLAS_NUM_THREADS or OMP_NUM_THREADS when set,
 else every core this process may run on.
