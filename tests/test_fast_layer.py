@@ -3,7 +3,7 @@ plain definition's results, in float64, on every backend; three whole training s
 and with the layer off a step runs only the core files.
 
 The roads compute the same sums in another order (a batch of two generator calls instead of
-two calls, einsums instead of means, Adam on flat buffers over the cores), so they agree to
+two calls, einsums instead of means, Adam through a scratch array), so they agree to
 rounding: a tolerance of 1e-12 relative, where a dropped term is off by O(1).
 """
 import os
@@ -120,52 +120,6 @@ def test_adam_road_equals_the_formula(to_xp):
         plain = run()
     for i, (a, b) in enumerate(zip(fast, plain)):
         assert_close(a, b, f"Adam array {i}")
-
-
-def test_adam_on_cores_in_parts_that_straddle_parameters(monkeypatch):
-    """The host's flat update, cut into parts of 7 numbers shared by 3 threads: parts that
-    hold the end of one parameter and the start of the next, parts inside one, and a
-    parameter smaller than a part; each array against the plain formula."""
-    from nn.fast import cores, optim
-    monkeypatch.setattr(optim, "CHUNK", 7)
-    monkeypatch.setattr(cores, "thread_count", lambda: 3)
-    assert nn.fast.NUMPY[nn.optim.Adam.update] is optim.adam_update_on_cores
-    rng = np.random.default_rng(6)
-    shapes = [(2, 3, 2, 2), (3,), (4, 5), (1,), (2, 2)]
-    assert [len(part[2]) for part in optim.flat_parts(
-        tuple(int(np.prod(s)) for s in shapes), 7)] == [1, 1, 1, 3, 1, 1, 3, 1]
-
-    def run():
-        params = [nn.Parameter(rng.standard_normal(s)) for s in shapes]
-        opt = nn.optim.Adam(params, lr=0.1, betas=(0.5, 0.9))
-        for _ in range(3):
-            for p in params:
-                p.grad = rng.standard_normal(p.shape)
-            opt.step()
-        return [p.data for p in params] + opt.m + opt.v
-
-    state = rng.bit_generator.state
-    fast = run()
-    rng.bit_generator.state = state
-    with nn.fast.disabled():
-        plain = run()
-    for i, (a, b) in enumerate(zip(fast, plain)):
-        assert_close(a, b, f"Adam array {i} ({(shapes * 3)[i]})")
-
-
-def test_on_cores_runs_every_item_once_and_passes_errors_on(monkeypatch):
-    from nn.fast import cores
-    seen = []
-    cores.on_cores(seen.append, range(100), threads=3)
-    assert sorted(seen) == list(range(100))
-
-    def fail_at_50(item):
-        if item == 50:
-            raise ValueError("item 50")
-    with pytest.raises(ValueError, match="item 50"):
-        cores.on_cores(fail_at_50, range(100), threads=3)
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "5")
-    assert cores.thread_count() == 5
 
 
 def test_call_each_road_equals_calls_one_by_one(xp, to_xp):

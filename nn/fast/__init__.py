@@ -13,8 +13,7 @@ plain definition in float64. The core asks for a road with ``nn.backend.faster(p
     F.InstanceNormalize        FastInstanceNormalize   DeviceInstanceNormalize
     F.LeakyReLUFunction        FastLeakyReLU           FastLeakyReLU            layers.py
     F.Pad                      (plain)                 DevicePad                device.py
-    nn.optim.Adam.update       adam_update_on_cores    adam_update_flat         optim.py, cores.py,
-                                                                                device.py
+    nn.optim.Adam.update       adam_update_in_place    adam_update_flat         optim.py, device.py
     nn.call_each               call_batched            call_batched             batching.py
 
 The host's roads are chosen by the bytes they move (on NumPy the time of a convolution
@@ -34,7 +33,7 @@ from .batching import call_batched
 from .device import (DeviceConv2d, DeviceConvTranspose2d, DeviceInstanceNormalize, DevicePad,
                      adam_update_flat)
 from .layers import FastConv2d, FastConvTranspose2d, FastInstanceNormalize, FastLeakyReLU
-from .optim import adam_update_on_cores
+from .optim import adam_update_in_place
 
 __all__ = ["NUMPY", "CUPY", "enabled", "disabled"]
 
@@ -43,7 +42,7 @@ NUMPY = {
     F.ConvTranspose2dFunction: FastConvTranspose2d,
     F.InstanceNormalize: FastInstanceNormalize,
     F.LeakyReLUFunction: FastLeakyReLU,
-    Adam.update: adam_update_on_cores,
+    Adam.update: adam_update_in_place,
     call_each: call_batched,
 }
 """The roads taken on NumPy arrays."""

@@ -22,7 +22,7 @@ from .convolution import (bands_pay_conv2d, bands_pay_transposed, conv2d_in_band
                           conv2d_saving_columns, conv_transpose2d_array,
                           conv_transpose2d_in_bands, weight_grad_from_saved_columns)
 from .layers import FastConv2d, FastConvTranspose2d
-from .optim import adam_update_in_place, flat_buffers, folded_step
+from .optim import adam_update_in_place, folded_step
 
 __all__ = ["conv2d_gathered", "conv_transpose2d_gathered", "weight_grad_gathered",
            "DeviceConv2d", "DeviceConvTranspose2d", "DevicePad", "DeviceInstanceNormalize",
@@ -148,6 +148,9 @@ class DeviceInstanceNormalize(InstanceNormalize):
 
 # --- Adam on one flat buffer ----------------------------------------------------------------
 
+_FLAT = weakref.WeakKeyDictionary()   # optimizer -> (the views it was given, flat buffers)
+
+
 def adam_update_flat(opt):
     """``Adam.update(opt)`` in 12 operations on three flat buffers (parameters, m, v) of
     which every parameter's data and moments are views, after one concatenation of the
@@ -159,7 +162,7 @@ def adam_update_flat(opt):
     if any(g is None for g in grads) or any(p.data.dtype != dtype for p in params):
         return adam_update_in_place(opt)
     xp = get_array_module(params[0].data)
-    flat_p, flat_m, flat_v = flat_buffers(opt, xp)
+    flat_p, flat_m, flat_v = _flat_buffers(opt, xp)
     g = xp.concatenate([g.reshape(-1) for g in grads])
     b1, b2 = opt.betas
     alpha, eps = folded_step(opt)
@@ -174,3 +177,27 @@ def adam_update_flat(opt):
     xp.divide(flat_m, step, out=step)
     step *= alpha
     flat_p -= step
+
+
+def _flat_buffers(opt, xp):
+    """(parameters, m, v) as flat arrays whose views the optimizer's arrays are; made again
+    when any of those arrays was replaced (Module.to, load_state_dict)."""
+    arrays = [p.data for p in opt.params] + list(opt.m) + list(opt.v)
+    made = _FLAT.get(opt)
+    if made is not None and all(a is b for a, b in zip(made[0], arrays)):
+        return made[1]
+    count = len(opt.params)
+    buffers = []
+    for group in (arrays[:count], arrays[count:2 * count], arrays[2 * count:]):
+        buffers.append(xp.concatenate([a.reshape(-1) for a in group]))
+    views = []
+    for buffer, group in zip(buffers, (arrays[:count], arrays[count:2 * count], arrays[2 * count:])):
+        start = 0
+        for a in group:
+            views.append(buffer[start:start + a.size].reshape(a.shape))
+            start += a.size
+    for p, view in zip(opt.params, views[:count]):
+        p.data = view
+    opt.m[:], opt.v[:] = views[count:2 * count], views[2 * count:]
+    _FLAT[opt] = (views, buffers)
+    return buffers
