@@ -19,18 +19,12 @@ import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-for path in (HERE, ROOT, os.path.join(ROOT, "tests")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+import common  # noqa: F401  (puts the repository on sys.path)
+import bench_step
+from nn import fake_cupy
 
-from nn import fake_cupy  # noqa: E402  (after the paths above)
-
-CONFIGS = {  # name: (ngf, ndf, n_blocks, image size, batch)
-    "built-in": (16, 16, 3, 64, 1),   # train.py's built-in run
-    "A": (64, 64, 6, 64, 1),          # the official model on 64px crops
-}
+# train.py's built-in run, and the official model on 64px crops
+CONFIGS = {name: bench_step.CONFIGS[name] for name in ("built-in", "A")}
 
 
 def _caller():
@@ -76,8 +70,7 @@ def torch_aten_ops(ngf, ndf, n_blocks, size, batch):
         from torch.profiler import ProfilerActivity, profile
     except ImportError:
         return None
-    from bench_step import torch_step
-    step = torch_step(ngf, ndf, n_blocks, size, batch, batched=False)
+    step = bench_step.torch_step(ngf, ndf, n_blocks, size, batch, batched=False)
     step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()

@@ -12,9 +12,9 @@ fake images, their backward and one Adam step. Configurations (ngf/ndf/n_blocks,
     A  64/64/6, 64px, batch 1     B  32/32/6, 64px, batch 1     C  16/16/3, 32px, batch 4
     built-in  16/16/3, 64px, batch 1 (what ``python train.py`` trains)
 
-Our step (with nn's fast layer on, as by default) batches the calls of one network whose inputs are ready (G_A on real A and real B
-at once, likewise G_B; each discriminator on real and fake at once); the official code calls
-them one by one. PyTorch runs twice, in two twins: "torch" follows the official code call by
+Our step (with nn's fast layer on, as by default) batches the calls of one network whose
+inputs are ready (G_A on real A and real B at once, likewise G_B; each discriminator on real
+and fake at once); the official code calls them one by one. PyTorch runs twice, in two twins: "torch" follows the official code call by
 call, "torch-batched" groups the calls as ours does, so both ratios are printed: against
 the official code, and against the same algorithm (the same work, arranged the same way).
 

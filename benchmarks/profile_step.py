@@ -123,7 +123,12 @@ def _subclasses(cls):
 
 
 def kind_of(key):
-    return KIND.get(key[:3]) or KIND.get(key[0], "other")
+    return KIND.get(key) or KIND.get(key[0], "other")
+
+
+def label_of(key):
+    """'Function.phase > kernel' for a (Function, phase[, kernel]) key."""
+    return ".".join(key[:2]) + (f" > {key[2]}" if len(key) > 2 else "")
 
 
 def kernel_flops(kernel, args):
@@ -180,8 +185,7 @@ def main():
     for key, t in sorted(per_step.items(), key=lambda kv: -kv[1]):
         if t / total < 0.002:
             continue
-        label = ".".join(key[:2]) + (f" > {key[2]}" if len(key) > 2 else "")
-        print(f"{label:58s} {profiler.calls[key] // args.steps:6d} {t * 1e3:8.1f} {t / total:6.1%}")
+        print(f"{label_of(key):58s} {profiler.calls[key] // args.steps:6d} {t * 1e3:8.1f} {t / total:6.1%}")
     kinds = defaultdict(float)
     for key, t in per_step.items():
         kinds[kind_of(key)] += t
@@ -193,7 +197,7 @@ def main():
 
 def merge_shapes(table):
     """The per-shape entries of a table added up per (Function, phase, kernel)."""
-    merged = defaultdict(type(next(iter(table.values()))))
+    merged = defaultdict(int)
     for key, value in table.items():
         merged[key[:3]] += value
     return merged
@@ -207,8 +211,7 @@ def print_layers(per_step, profiler, steps, rate):
         if len(key) < 4 or t <= 0:
             continue
         gflops = profiler.flops[key] / steps / t / 1e9
-        label = ".".join(key[:2]) + f" > {key[2]}"
-        print(f"{label:42s} {key[3]:34s} {profiler.calls[key] // steps:5d} {t * 1e3:8.1f} "
+        print(f"{label_of(key):42s} {key[3]:34s} {profiler.calls[key] // steps:5d} {t * 1e3:8.1f} "
               f"{gflops:8.0f} {gflops / rate:9.0%}")
     print()
 
