@@ -19,6 +19,7 @@ import nn.functional as F
 from cyclegan import CycleGAN
 from nn import cat
 from nn.fast import convolution as convolution_roads
+from test_convolution_roads import assert_same
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETS = ("G_A", "G_B", "D_A", "D_B")
@@ -32,14 +33,6 @@ def both_roads(run):
         plain = run()
     assert nn.fast.enabled()
     return fast, plain
-
-
-def assert_close(got, want, what):
-    got, want = nn.to_host(got), nn.to_host(want)
-    assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
-    scale = max(1.0, float(np.abs(want).max()))
-    err = float(np.abs(got - want).max()) / scale
-    assert err < 1e-12, f"{what}: the fast road differs from the plain one by {err:.2e}"
 
 
 # --- each entry of the tables ------------------------------------------------------------------
@@ -89,12 +82,12 @@ def test_each_layer_road_equals_the_plain_layer(cases, to_xp, monkeypatch):
             fast, plain = both_roads(lambda: forward_and_gradients(op, arrays, to_xp, frozen))
             assert len(fast) == len(plain)
             for i, (a, b) in enumerate(zip(fast, plain)):
-                assert_close(a, b, f"{cases.__name__} {k}, frozen {frozen}, output {i}")
+                assert_same(a, b, f"{cases.__name__} {k}, frozen {frozen}, output {i}")
         for band_numbers in (convolution_roads.BAND_NUMBERS, 50):   # 50: every layer in bands
             monkeypatch.setattr(convolution_roads, "BAND_NUMBERS", band_numbers)
             with nn.no_grad():                      # no graph: the bands and maxima
                 fast, plain = both_roads(lambda: op(*(nn.Tensor(to_xp(a)) for a in arrays)).data)
-            assert_close(fast, plain, f"{cases.__name__} {k} without a graph, {band_numbers}")
+            assert_same(fast, plain, f"{cases.__name__} {k} without a graph, {band_numbers}")
 
 
 def test_adam_road_equals_the_formula(to_xp):
@@ -119,7 +112,7 @@ def test_adam_road_equals_the_formula(to_xp):
     with nn.fast.disabled():
         plain = run()
     for i, (a, b) in enumerate(zip(fast, plain)):
-        assert_close(a, b, f"Adam array {i}")
+        assert_same(a, b, f"Adam array {i}")
 
 
 def test_call_each_road_equals_calls_one_by_one(xp, to_xp):
@@ -141,7 +134,7 @@ def test_call_each_road_equals_calls_one_by_one(xp, to_xp):
 
     fast, plain = both_roads(run)
     for i, (u, v) in enumerate(zip(fast, plain)):
-        assert_close(u, v, f"call_each output or gradient {i}")
+        assert_same(u, v, f"call_each output or gradient {i}")
 
 
 def test_every_table_entry_has_a_test_above():
@@ -248,8 +241,8 @@ def test_the_generator_loss_is_the_official_one(fast):
         assert float(losses[key].data) == pytest.approx(float(value.data), rel=1e-12), key
     assert float(loss_G.data) == pytest.approx(sum(float(v.data) for v in want.values()),
                                                rel=1e-12)
-    assert_close(got_A.data, fake_A.data, "fake_A")
-    assert_close(got_B.data, fake_B.data, "fake_B")
+    assert_same(got_A.data, fake_A.data, "fake_A")
+    assert_same(got_B.data, fake_B.data, "fake_B")
 
 
 def files_run_by(call):
