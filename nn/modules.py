@@ -11,8 +11,8 @@ from .convolution import pair
 from .tensor import Parameter
 from .backend import numpy as _host  # parameters are created on the host, then moved
 
-__all__ = ["Module", "call_each", "Sequential", "Linear", "Conv2d", "ConvTranspose2d", "InstanceNorm2d",
-           "ReflectionPad2d", "ReLU", "LeakyReLU", "Tanh"]
+__all__ = ["Module", "call_each", "Sequential", "Linear", "Conv2d", "ConvTranspose2d",
+           "InstanceNorm2d", "ReflectionPad2d", "ReLU", "LeakyReLU", "Tanh"]
 
 
 class Module:

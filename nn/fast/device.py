@@ -187,11 +187,10 @@ def _flat_buffers(opt, xp):
     if made is not None and all(a is b for a, b in zip(made[0], arrays)):
         return made[1]
     count = len(opt.params)
-    buffers = []
-    for group in (arrays[:count], arrays[count:2 * count], arrays[2 * count:]):
-        buffers.append(xp.concatenate([a.reshape(-1) for a in group]))
+    groups = arrays[:count], arrays[count:2 * count], arrays[2 * count:]
+    buffers = [xp.concatenate([a.reshape(-1) for a in group]) for group in groups]
     views = []
-    for buffer, group in zip(buffers, (arrays[:count], arrays[count:2 * count], arrays[2 * count:])):
+    for buffer, group in zip(buffers, groups):
         start = 0
         for a in group:
             views.append(buffer[start:start + a.size].reshape(a.shape))
