@@ -497,10 +497,11 @@ def _constant(value):
 def _binary(a, b, general, constant_right, constant_left):
     """general()(a, b); or, when one side is a Python number, the Function that keeps it a
     number (constant_right(b)(a) or constant_left(a)(b)): no array is made for it."""
-    if _constant(b) is not None:
-        return constant_right(_constant(b))(a)
-    if _constant(a) is not None:
-        return constant_left(_constant(a))(b)
+    right, left = _constant(b), _constant(a)
+    if right is not None:
+        return constant_right(right)(a)
+    if left is not None:
+        return constant_left(left)(b)
     return general()(a, b)
 
 
@@ -509,7 +510,8 @@ def _minus(c):
 
 
 def cat(tensors, axis=0):
-    """Tensors of equal shape but along ``axis`` -> one tensor: (N1, ...), (N2, ...) -> (N1 + N2, ...)."""
+    """Tensors of equal shape but along ``axis`` -> one tensor:
+    (N1, ...), (N2, ...) -> (N1 + N2, ...)."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat needs at least one tensor")
