@@ -14,9 +14,10 @@ fake images, their backward and one Adam step. Configurations (ngf/ndf/n_blocks,
 
 Our step (with nn's fast layer on, as by default) batches the calls of one network whose
 inputs are ready (G_A on real A and real B at once, likewise G_B; each discriminator on real
-and fake at once); the official code calls them one by one. PyTorch runs twice, in two twins: "torch" follows the official code call by
-call, "torch-batched" groups the calls as ours does, so both ratios are printed: against
-the official code, and against the same algorithm (the same work, arranged the same way).
+and fake at once); the official code calls them one by one. PyTorch runs twice, in two
+twins: "torch" follows the official code call by call, "torch-batched" groups the calls as
+ours does, so both ratios are printed: against the official code, and against the same
+algorithm (the same work, arranged the same way).
 
 Each twin runs in a fresh subprocess (so memory is measured apart: peak RSS of that process,
 libraries included) and they are driven in alternating rounds, so a change in the machine's

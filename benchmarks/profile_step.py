@@ -138,7 +138,8 @@ def kernel_flops(kernel, args):
     if kernel == "conv2d":
         (n, c_in, h, w), (c_out, _, kh, kw) = args[0].shape, args[1].shape
         (sh, sw), (ph, pw) = args[2], args[3]
-        return 2 * n * c_out * c_in * kh * kw * output_size(h, kh, sh, ph) * output_size(w, kw, sw, pw)
+        oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+        return 2 * n * c_out * c_in * kh * kw * oh * ow
     if kernel == "conv_transpose2d":
         (n, c_in, h, w), (_, c_out, kh, kw) = args[0].shape, args[1].shape
         return 2 * n * c_in * c_out * kh * kw * h * w
@@ -185,7 +186,8 @@ def main():
     for key, t in sorted(per_step.items(), key=lambda kv: -kv[1]):
         if t / total < 0.002:
             continue
-        print(f"{label_of(key):58s} {profiler.calls[key] // args.steps:6d} {t * 1e3:8.1f} {t / total:6.1%}")
+        print(f"{label_of(key):58s} {profiler.calls[key] // args.steps:6d} {t * 1e3:8.1f} "
+              f"{t / total:6.1%}")
     kinds = defaultdict(float)
     for key, t in per_step.items():
         kinds[kind_of(key)] += t

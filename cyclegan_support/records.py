@@ -21,8 +21,8 @@ import math
 
 from nn.state import check_finite
 
-__all__ = ["ARCHITECTURE_KEYS", "describe_architecture", "generator_weight_count", "discriminator_weight_count",
-           "check_architecture", "check_config"]
+__all__ = ["ARCHITECTURE_KEYS", "describe_architecture", "generator_weight_count",
+           "discriminator_weight_count", "check_architecture", "check_config"]
 
 ARCHITECTURE_KEYS = ("input_nc", "output_nc", "ngf", "n_blocks")
 
@@ -96,7 +96,8 @@ def check_architecture(architecture, state, source):
         _whole(source, "architecture record", key, architecture[key], 0 if key == "n_blocks" else 1)
     needed, held = generator_weight_count(**architecture), _held(state)
     if not _fits(needed, held):
-        raise ValueError(f"{source}: its architecture record ({describe_architecture(architecture)}) asks "
+        raise ValueError(f"{source}: its architecture record "
+                         f"({describe_architecture(architecture)}) asks "
                          f"for {needed} weights, and the file holds {held}; the record is "
                          "damaged or does not belong to these weights (nothing was built)")
     check_finite(state, source)
